@@ -1,0 +1,89 @@
+#include "common/event_loop.h"
+
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include <cstdlib>
+#include <cstdio>
+
+namespace dedup {
+namespace {
+
+void enableLibeventThreads() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (evthread_use_pthreads() != 0) {
+      std::fprintf(stderr, "dedup-proxy: libevent has no pthreads support\n");
+      std::abort();
+    }
+  });
+}
+
+timeval toTimeval(std::chrono::milliseconds d) {
+  timeval tv;
+  tv.tv_sec = static_cast<time_t>(d.count() / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((d.count() % 1000) * 1000);
+  return tv;
+}
+
+}  // namespace
+
+Timer::Timer(EventLoop& loop, std::function<void()> on_fire)
+    : on_fire_(std::move(on_fire)), event_(evtimer_new(loop.base(), &Timer::onFire, this)) {}
+
+Timer::~Timer() { event_free(event_); }
+
+void Timer::arm(std::chrono::milliseconds delay) {
+  const timeval tv = toTimeval(delay);
+  evtimer_add(event_, &tv);
+}
+
+void Timer::disarm() { evtimer_del(event_); }
+
+bool Timer::armed() const { return evtimer_pending(event_, nullptr) != 0; }
+
+void Timer::onFire(int, short, void* self) { static_cast<Timer*>(self)->on_fire_(); }
+
+EventLoop::EventLoop() {
+  enableLibeventThreads();
+  base_ = event_base_new();
+  if (base_ == nullptr) {
+    std::fprintf(stderr, "dedup-proxy: event_base_new failed\n");
+    std::abort();
+  }
+  posted_event_ = event_new(base_, -1, 0, &EventLoop::onPosted, this);
+}
+
+EventLoop::~EventLoop() {
+  event_free(posted_event_);
+  event_base_free(base_);
+}
+
+void EventLoop::run() { event_base_loop(base_, EVLOOP_NO_EXIT_ON_EMPTY); }
+
+void EventLoop::exit() { event_base_loopbreak(base_); }
+
+void EventLoop::post(std::function<void()> fn) {
+  bool was_empty;
+  {
+    std::lock_guard<std::mutex> lock(posted_mutex_);
+    was_empty = posted_.empty();
+    posted_.push_back(std::move(fn));
+  }
+  // One activation drains the whole queue; event_active is itself thread-safe
+  // because libevent's pthread locking is on.
+  if (was_empty) event_active(posted_event_, 0, 0);
+}
+
+void EventLoop::onPosted(int, short, void* self) { static_cast<EventLoop*>(self)->runPosted(); }
+
+void EventLoop::runPosted() {
+  std::vector<std::function<void()>> batch;
+  {
+    std::lock_guard<std::mutex> lock(posted_mutex_);
+    batch.swap(posted_);
+  }
+  for (auto& fn : batch) fn();
+}
+
+}  // namespace dedup

@@ -1,0 +1,127 @@
+// The dedup store: where each key's state (absent, in flight, committed)
+// lives, with the transitions of DESIGN.md "The key's life".
+//
+// Two levels:
+//  - StoreBackend: one per process, thread-safe; owns the database (RocksDB)
+//    or the connection settings (Redis). attach() gives each worker its own
+//    DedupStore bound to that worker's event loop.
+//  - DedupStore: used only from its worker's thread. Every call is
+//    asynchronous and its callback runs later on that worker's loop, never
+//    inside the call itself, and exactly once (with a non-OK Status if the
+//    store fails or is closed).
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/sha256.h"
+#include "common/status.h"
+
+namespace dedup {
+
+class EventLoop;
+
+// Fixed-size digest of (scope, key): what the store keeps instead of the
+// sender's key, so memory and disk per key are bounded.
+struct StoreKey {
+  static constexpr size_t kSize = 16;
+  std::array<uint8_t, kSize> digest{};
+
+  static StoreKey of(std::string_view scope, std::string_view key);
+  std::string_view bytes() const {
+    return {reinterpret_cast<const char*>(digest.data()), digest.size()};
+  }
+  std::string hex() const { return toHex(digest.data(), digest.size()); }
+  bool operator==(const StoreKey&) const = default;
+};
+
+// SHA-256 of the payload; all zeros means "not fingerprinted".
+using Fingerprint = Sha256Digest;
+
+// Opaque fencing token of one lease. A commit or release with a token that no
+// longer holds the lease does not change the key.
+using LeaseToken = uint64_t;
+
+// What a committed key remembers of the app's answer, replayed to duplicates.
+struct StoredResponse {
+  int status = 200;
+  std::string content_type;  // empty: none
+  std::string body;          // at most the configured limit
+  bool operator==(const StoredResponse&) const = default;
+};
+
+struct BeginRequest {
+  StoreKey key;
+  Fingerprint fingerprint{};
+  std::chrono::milliseconds lease{30000};
+};
+
+struct BeginResult {
+  enum class Outcome {
+    kNew,        // the caller holds a lease: forward to the app
+    kCommitted,  // replay `response`
+    kInFlight,   // another delivery holds a live lease
+    kMismatch,   // committed, but with another payload fingerprint
+  };
+  Outcome outcome = Outcome::kNew;
+  LeaseToken token = 0;  // kNew: the lease to commit or release
+  uint32_t attempt = 1;  // kNew: 1, or more when an earlier lease expired
+  std::optional<StoredResponse> response;     // kCommitted
+  std::chrono::milliseconds retry_after{0};   // kInFlight: time left on the lease
+};
+
+enum class CommitOutcome {
+  kCommitted,  // durable
+  kLeaseLost,  // the lease expired and another delivery took the key over
+};
+
+using BeginCallback = std::function<void(StatusOr<BeginResult>)>;
+using CommitCallback = std::function<void(StatusOr<CommitOutcome>)>;
+using ReleaseCallback = std::function<void(Status)>;
+
+class DedupStore {
+ public:
+  virtual ~DedupStore() = default;
+
+  // absent → in flight (kNew); committed → kCommitted or kMismatch; live lease
+  // → kInFlight; expired lease → in flight again with attempt + 1.
+  virtual void begin(const BeginRequest& request, BeginCallback done) = 0;
+  // in flight with `token` → committed for `ttl`, durable before `done` runs.
+  virtual void commit(const StoreKey& key, LeaseToken token, StoredResponse response,
+                      std::chrono::milliseconds ttl, CommitCallback done) = 0;
+  // in flight with `token` → absent.
+  virtual void release(const StoreKey& key, LeaseToken token, ReleaseCallback done) = 0;
+};
+using DedupStorePtr = std::unique_ptr<DedupStore>;
+
+// Counters a backend keeps about itself, for metrics and benchmarks.
+struct StoreStats {
+  uint64_t commits = 0;                // commits made durable
+  uint64_t syncs = 0;                  // fsyncs (group commit: syncs <= commits)
+  int64_t committed_keys_estimate = -1;  // -1: unknown without a scan
+};
+
+class StoreBackend {
+ public:
+  virtual ~StoreBackend() = default;
+
+  // Name for metrics and logs: "rocksdb", "redis".
+  virtual std::string_view name() const = 0;
+  // A DedupStore whose callbacks run on `loop`. The backend must outlive it.
+  virtual DedupStorePtr attach(EventLoop& loop) = 0;
+  // Whether the store can currently serve requests (for /readyz).
+  virtual bool healthy() const = 0;
+  virtual StoreStats stats() const = 0;
+  // Makes everything acknowledged so far durable, then stops taking work;
+  // operations still queued complete with an error. Blocks; call at shutdown.
+  virtual Status close() = 0;
+};
+using StoreBackendPtr = std::unique_ptr<StoreBackend>;
+
+}  // namespace dedup

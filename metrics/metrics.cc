@@ -1,0 +1,115 @@
+#include "metrics/metrics.h"
+
+#include <prometheus/text_serializer.h>
+
+#include <sstream>
+
+namespace dedup {
+namespace {
+
+const prometheus::Histogram::BucketBoundaries& latencyBuckets() {
+  static const prometheus::Histogram::BucketBoundaries kBuckets = {
+      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
+  return kBuckets;
+}
+
+constexpr std::string_view kStoreOpNames[kStoreOpCount] = {"begin", "commit", "release"};
+
+}  // namespace
+
+std::string_view outcomeName(DeliveryOutcome outcome) {
+  static constexpr std::string_view kNames[kDeliveryOutcomeCount] = {
+      "forwarded", "replayed",  "in_flight",       "mismatch",    "missing_key", "passthrough",
+      "store_error", "app_error", "app_unreachable", "app_timeout", "rejected"};
+  return kNames[static_cast<size_t>(outcome)];
+}
+
+Metrics::Metrics(std::string_view version)
+    : registry_(std::make_shared<prometheus::Registry>()),
+      deliveries_(prometheus::BuildCounter()
+                      .Name("dedup_proxy_deliveries_total")
+                      .Help("Requests received, by route and how they ended")
+                      .Register(*registry_)),
+      upstream_duration_(prometheus::BuildHistogram()
+                             .Name("dedup_proxy_upstream_duration_seconds")
+                             .Help("Time from forwarding a delivery to the app's complete answer")
+                             .Register(*registry_)),
+      leases_expired_(prometheus::BuildCounter()
+                          .Name("dedup_proxy_leases_expired_total")
+                          .Help("Deliveries that took over a key whose lease had expired "
+                                "(the earlier attempt may have reached the app)")
+                          .Register(*registry_)),
+      lease_lost_(prometheus::BuildCounter()
+                      .Name("dedup_proxy_lease_lost_total")
+                      .Help("Commits refused because the lease had been taken over")
+                      .Register(*registry_)),
+      in_flight_(prometheus::BuildGauge()
+                     .Name("dedup_proxy_in_flight")
+                     .Help("Deliveries holding a lease and waiting for the app")
+                     .Register(*registry_)),
+      store_duration_(prometheus::BuildHistogram()
+                          .Name("dedup_proxy_store_operation_duration_seconds")
+                          .Help("Dedup store operation latency")
+                          .Register(*registry_)),
+      store_errors_(prometheus::BuildCounter()
+                        .Name("dedup_proxy_store_errors_total")
+                        .Help("Dedup store operations that failed")
+                        .Register(*registry_)),
+      connections_(prometheus::BuildGauge()
+                       .Name("dedup_proxy_connections")
+                       .Help("Open connections by side (downstream = senders, upstream = app)")
+                       .Register(*registry_)) {
+  prometheus::BuildGauge()
+      .Name("dedup_proxy_build_info")
+      .Help("Build information; always 1")
+      .Register(*registry_)
+      .Add({{"version", std::string(version)}})
+      .Set(1);
+  committed_keys_ = &prometheus::BuildGauge()
+                         .Name("dedup_proxy_committed_keys")
+                         .Help("Committed keys in the store (an estimate)")
+                         .Register(*registry_)
+                         .Add({});
+}
+
+RouteMetrics& Metrics::route(const std::string& name) {
+  auto [it, inserted] = routes_.try_emplace(name);
+  RouteMetrics& r = it->second;
+  if (inserted) {
+    for (size_t i = 0; i < kDeliveryOutcomeCount; ++i) {
+      r.outcomes_[i] = &deliveries_.Add(
+          {{"route", name}, {"outcome", std::string(outcomeName(static_cast<DeliveryOutcome>(i)))}});
+    }
+    r.upstream_duration_ = &upstream_duration_.Add({{"route", name}}, latencyBuckets());
+    r.leases_expired_ = &leases_expired_.Add({{"route", name}});
+    r.lease_lost_ = &lease_lost_.Add({{"route", name}});
+    r.in_flight_ = &in_flight_.Add({{"route", name}});
+  }
+  return r;
+}
+
+StoreMetrics& Metrics::store(const std::string& name) {
+  auto [it, inserted] = stores_.try_emplace(name);
+  StoreMetrics& s = it->second;
+  if (inserted) {
+    for (size_t i = 0; i < kStoreOpCount; ++i) {
+      const std::string op(kStoreOpNames[i]);
+      s.durations_[i] = &store_duration_.Add({{"store", name}, {"op", op}}, latencyBuckets());
+      s.errors_[i] = &store_errors_.Add({{"store", name}, {"op", op}});
+    }
+  }
+  return s;
+}
+
+prometheus::Gauge& Metrics::connections(std::string_view side) {
+  return connections_.Add({{"side", std::string(side)}});
+}
+
+std::string Metrics::serialize() const {
+  prometheus::TextSerializer serializer;
+  std::ostringstream out;
+  serializer.Serialize(out, registry_->Collect());
+  return out.str();
+}
+
+}  // namespace dedup
