@@ -1,1 +1,33 @@
-int main() { return 0; }
+// dedup-proxy: makes at-least-once deliveries look exactly-once to the app.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "common/log.h"
+#include "proxy/config_loader.h"
+#include "proxy/server.h"
+
+extern char** environ;
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv, argv + argc);
+  std::vector<std::string> environment;
+  for (char** entry = environ; *entry != nullptr; ++entry) environment.emplace_back(*entry);
+
+  auto loaded = dedup::loadConfig(args, environment);
+  if (!loaded.ok()) {
+    std::fprintf(stderr, "dedup-proxy: %s\n", loaded.status().message().c_str());
+    return 2;
+  }
+  if (loaded->kind == dedup::ConfigResult::Kind::kExit) {
+    std::fputs(loaded->message.c_str(), stdout);
+    return 0;
+  }
+  dedup::Config& config = loaded->config;
+  dedup::log::Level level = dedup::log::Level::kInfo;
+  dedup::log::Format format = dedup::log::Format::kLogfmt;
+  dedup::log::parseLevel(config.log_level, &level);
+  dedup::log::parseFormat(config.log_format, &format);
+  dedup::log::configure(level, format);
+  return dedup::Server(std::move(config)).run();
+}

@@ -1,0 +1,47 @@
+// The embedded store: key state in a local RocksDB database.
+//
+// One store thread owns every key's state (an in-memory lease table in front
+// of RocksDB); workers' DedupStores queue operations to it and get results
+// posted back to their loops. Lease grants are written without fsync (they
+// survive a process crash through the WAL); commits are group-committed, one
+// fsync per batch, and acknowledged only once durable. See rocksdb_writer.h.
+//
+// Expired committed keys are invisible at once and removed from disk by a
+// compaction filter as RocksDB compacts (never by a scan).
+//
+// Thread-safety: the backend is thread-safe; each DedupStore from attach() is
+// used on its loop's thread only, and destroying it cancels its pending
+// callbacks (they are destroyed without running). close() finishes every
+// operation queued before it, then answers later ones with
+// Unavailable("store closed").
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "common/status.h"
+#include "dedup_store/dedup_store.h"
+
+namespace dedup {
+
+struct RocksDbOptions {
+  // Database directory; created (with its parents) if missing.
+  std::string path;
+  // LRU block cache, also holding index and filter blocks. Default 8 MiB.
+  uint64_t block_cache_bytes = 8 * 1024 * 1024;
+  // Wall clock in ms since the Unix epoch, for TTLs (records and compaction
+  // filter; called from several threads). Default: std::chrono::system_clock.
+  std::function<int64_t()> now_ms;
+};
+
+// Opens (or creates) the database and starts the store thread. IOError naming
+// the path when RocksDB cannot open it.
+StatusOr<StoreBackendPtr> openRocksDbStore(const RocksDbOptions& options);
+
+// Compacts the whole database now, dropping expired records, instead of
+// waiting for RocksDB's background compactions. Blocks. For tests and
+// maintenance; InvalidArgument when `backend` is not from openRocksDbStore.
+Status compactRocksDbStore(StoreBackend& backend);
+
+}  // namespace dedup

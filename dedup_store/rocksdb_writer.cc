@@ -1,0 +1,231 @@
+#include "dedup_store/rocksdb_writer.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "common/log.h"
+
+namespace dedup {
+namespace {
+
+// A lease whose deadline passed this long ago was abandoned by its holder;
+// forgetting it only means the next begin finds it on disk and takes it over.
+constexpr auto kAbandonedLeaseAge = std::chrono::hours(1);
+constexpr auto kSweepInterval = std::chrono::minutes(1);
+
+rocksdb::Slice toSlice(std::string_view s) { return {s.data(), s.size()}; }
+
+}  // namespace
+
+size_t StoreKeyHash::operator()(const StoreKey& key) const {
+  // Keys are already uniform (a SHA-256 prefix): any 8 bytes of it will do.
+  size_t h;
+  std::memcpy(&h, key.digest.data(), sizeof(h));
+  return h;
+}
+
+// Pending writes of one batch, by key: what later ops of the batch see in
+// front of the database, and the two WriteBatches that will make it real. A
+// key once written in the synced group stays there, so the two writes never
+// apply one key's changes out of order.
+class RocksDbWriter::Batch {
+ public:
+  struct Pending {
+    std::optional<StoredRecord> record;  // nullopt: deleted
+    Group group = Group::kNone;
+  };
+
+  const Pending* find(const StoreKey& key) const {
+    auto it = pending_.find(key);
+    return it == pending_.end() ? nullptr : &it->second;
+  }
+  Group groupOf(const StoreKey& key) const {
+    const Pending* p = find(key);
+    return p == nullptr ? Group::kNone : p->group;
+  }
+
+  Group put(const StoreKey& key, StoredRecord record, Group at_least) {
+    Pending& p = pending_[key];
+    p.group = std::max(p.group, at_least);
+    writes(p.group).Put(toSlice(key.bytes()), encodeRecord(record));
+    p.record = std::move(record);
+    return p.group;
+  }
+  Group erase(const StoreKey& key, Group at_least) {
+    Pending& p = pending_[key];
+    p.group = std::max(p.group, at_least);
+    writes(p.group).Delete(toSlice(key.bytes()));
+    p.record.reset();
+    return p.group;
+  }
+
+  rocksdb::WriteBatch& writes(Group group) {
+    return group == Group::kCommits ? synced_ : unsynced_;
+  }
+  template <typename Fn>
+  void forEachKeyIn(Group group, Fn fn) const {
+    for (const auto& [key, pending] : pending_) {
+      if (pending.group == group) fn(key);
+    }
+  }
+
+  uint64_t commits = 0;  // commits in the synced group
+
+ private:
+  std::unordered_map<StoreKey, Pending, StoreKeyHash> pending_;
+  rocksdb::WriteBatch unsynced_;
+  rocksdb::WriteBatch synced_;
+};
+
+struct RocksDbWriter::Decided {
+  StoreOp* op;
+  OpResult result;
+  Group depends;
+};
+
+RocksDbWriter::RocksDbWriter(rocksdb::DB& db, std::function<int64_t()> now_ms,
+                             WriterCounters& counters)
+    : db_(db),
+      now_ms_(std::move(now_ms)),
+      counters_(counters),
+      last_sweep_(std::chrono::steady_clock::now()) {}
+
+void RocksDbWriter::process(std::vector<StoreOp>& ops) {
+  const Now now{now_ms_(), std::chrono::steady_clock::now()};
+  Batch batch;
+  std::vector<Decided> decided;
+  decided.reserve(ops.size());
+  for (StoreOp& op : ops) decided.push_back(evaluate(op, now, batch));
+
+  for (Decided& d : decided) {
+    if (d.depends == Group::kNone) d.op->complete(std::move(d.result));
+  }
+  // Begins wait only for the unsynced write, never for other keys' fsync.
+  writeAndComplete(batch, Group::kLeases, decided);
+  writeAndComplete(batch, Group::kCommits, decided);
+  dropAbandonedLeases(now.steady);
+}
+
+RocksDbWriter::Decided RocksDbWriter::evaluate(StoreOp& op, const Now& now, Batch& batch) {
+  return std::visit(
+      [&](auto& o) -> Decided {
+        using Op = std::decay_t<decltype(o)>;
+        if constexpr (std::is_same_v<Op, BeginOp>) {
+          return evaluateBegin(op, o, now, batch);
+        } else if constexpr (std::is_same_v<Op, CommitOp>) {
+          return evaluateCommit(op, o, now, batch);
+        } else {
+          return evaluateRelease(op, o, batch);
+        }
+      },
+      op.op);
+}
+
+RocksDbWriter::Decided RocksDbWriter::evaluateBegin(StoreOp& op, BeginOp& begin, const Now& now,
+                                                  Batch& batch) {
+  const StoreKey& key = begin.request.key;
+  // Whatever this op saw of the batch's pending writes, it must not report
+  // before they are written.
+  Group depends = batch.groupOf(key);
+  auto lease = leases_.find(key);
+  std::optional<StoredRecord> stored;
+  if (lease == leases_.end()) {
+    if (const Batch::Pending* pending = batch.find(key)) {
+      stored = pending->record;
+    } else {
+      StatusOr<std::optional<StoredRecord>> read_result = read(key);
+      if (!read_result.ok()) return {&op, StatusOr<BeginResult>(read_result.status()), depends};
+      stored = std::move(*read_result);
+    }
+  }
+  BeginDecision decision =
+      decideBegin(begin.request, lease == leases_.end() ? nullptr : &lease->second,
+                   stored ? &*stored : nullptr, now, tokens_);
+  if (decision.granted) {
+    leases_[key] = *decision.granted;
+    depends = batch.put(key, toRecord(*decision.granted, now.wall_ms), Group::kLeases);
+  }
+  return {&op, StatusOr<BeginResult>(std::move(decision.result)), depends};
+}
+
+RocksDbWriter::Decided RocksDbWriter::evaluateCommit(StoreOp& op, CommitOp& commit, const Now& now,
+                                                   Batch& batch) {
+  Group depends = batch.groupOf(commit.key);
+  auto lease = leases_.find(commit.key);
+  CommitDecision decision =
+      decideCommit(lease == leases_.end() ? nullptr : &lease->second, commit.token,
+                    std::move(commit.response), commit.ttl, now.wall_ms);
+  if (decision.record) {
+    leases_.erase(lease);
+    depends = batch.put(commit.key, std::move(*decision.record), Group::kCommits);
+    ++batch.commits;
+  } else {
+    LOG_DEBUG("commit lost its lease", {"key", commit.key.hex()});
+  }
+  return {&op, StatusOr<CommitOutcome>(decision.outcome), depends};
+}
+
+RocksDbWriter::Decided RocksDbWriter::evaluateRelease(StoreOp& op, ReleaseOp& release,
+                                                    Batch& batch) {
+  Group depends = batch.groupOf(release.key);
+  auto lease = leases_.find(release.key);
+  if (decideRelease(lease == leases_.end() ? nullptr : &lease->second, release.token)) {
+    leases_.erase(lease);
+    depends = batch.erase(release.key, Group::kLeases);
+  }
+  return {&op, Status::OK(), depends};
+}
+
+StatusOr<std::optional<StoredRecord>> RocksDbWriter::read(const StoreKey& key) {
+  rocksdb::PinnableSlice value;
+  const rocksdb::Status s =
+      db_.Get(rocksdb::ReadOptions(), db_.DefaultColumnFamily(), toSlice(key.bytes()), &value);
+  if (s.IsNotFound()) return std::optional<StoredRecord>();
+  if (!s.ok()) return Status::IOError("rocksdb read: " + s.ToString());
+  StatusOr<StoredRecord> record = decodeRecord(std::string_view(value.data(), value.size()));
+  if (!record.ok()) {
+    return Status::Corruption("key " + key.hex() + ": " + record.status().message());
+  }
+  return std::optional<StoredRecord>(std::move(*record));
+}
+
+void RocksDbWriter::writeAndComplete(Batch& batch, Group group, std::vector<Decided>& decided) {
+  rocksdb::WriteBatch& writes = batch.writes(group);
+  Status status;
+  if (writes.Count() > 0) {
+    rocksdb::WriteOptions options;
+    options.sync = group == Group::kCommits;
+    const rocksdb::Status s = db_.Write(options, &writes);
+    counters_.last_write_ok.store(s.ok());
+    if (s.ok()) {
+      if (options.sync) {
+        counters_.syncs.fetch_add(1);
+        counters_.commits.fetch_add(batch.commits);
+      }
+    } else {
+      status = Status::IOError("rocksdb write: " + s.ToString());
+      LOG_ERROR("dedup store write failed", {"error", s.ToString()});
+      batch.forEachKeyIn(group, [this](const StoreKey& key) { leases_.erase(key); });
+    }
+  }
+  for (Decided& d : decided) {
+    if (d.depends != group) continue;
+    if (status.ok()) {
+      d.op->complete(std::move(d.result));
+    } else {
+      d.op->fail(status);
+    }
+  }
+}
+
+void RocksDbWriter::dropAbandonedLeases(std::chrono::steady_clock::time_point now) {
+  if (now - last_sweep_ < kSweepInterval) return;
+  last_sweep_ = now;
+  std::erase_if(leases_,
+                [&](const auto& entry) { return entry.second.deadline + kAbandonedLeaseAge < now; });
+}
+
+}  // namespace dedup

@@ -1,0 +1,78 @@
+// The RocksDB store thread's work: decides a batch of operations against the
+// in-memory lease table and the database, writes the outcome, and posts each
+// result once the write it depends on has returned.
+//
+// Per batch:
+//  - ops are decided in order, each seeing the effects of the ones before it
+//    (a per-batch view of pending writes sits in front of the database);
+//  - lease grants and releases go into one WriteBatch written without sync
+//    (they survive a process crash through the WAL); commits go into one
+//    WriteBatch written with sync (one fsync for all of them: group commit);
+//  - results that needed no write are posted at once, begins that depend on
+//    lease writes after the unsynced write, commits (and anything that read
+//    them) after the synced one;
+//  - a failed write fails every op that depends on it with IOError and drops
+//    the in-memory leases of the keys it touched, so memory never claims more
+//    than the database holds (a dropped lease is found on disk by the next
+//    begin and taken over, attempt + 1).
+//
+// Thread-safety: owned and used by the store thread only; the counters are
+// atomics that any thread may read.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <unordered_map>
+#include <vector>
+
+#include "dedup_store/rocksdb_record.h"
+#include "dedup_store/store_ops.h"
+
+namespace rocksdb {
+class DB;
+}
+
+namespace dedup {
+
+struct WriterCounters {
+  std::atomic<uint64_t> commits{0};  // commits made durable
+  std::atomic<uint64_t> syncs{0};    // successful synced writes
+  std::atomic<bool> last_write_ok{true};
+};
+
+struct StoreKeyHash {
+  size_t operator()(const StoreKey& key) const;
+};
+
+class RocksDbWriter {
+ public:
+  RocksDbWriter(rocksdb::DB& db, std::function<int64_t()> now_ms, WriterCounters& counters);
+
+  // Decides, writes and completes every op of `batch`.
+  void process(std::vector<StoreOp>& batch);
+
+ private:
+  // Which write an op's result waits for; a later group is written later.
+  enum class Group : uint8_t { kNone = 0, kLeases = 1, kCommits = 2 };
+  class Batch;
+  struct Decided;
+
+  Decided evaluate(StoreOp& op, const Now& now, Batch& batch);
+  Decided evaluateBegin(StoreOp& op, BeginOp& begin, const Now& now, Batch& batch);
+  Decided evaluateCommit(StoreOp& op, CommitOp& commit, const Now& now, Batch& batch);
+  Decided evaluateRelease(StoreOp& op, ReleaseOp& release, Batch& batch);
+  StatusOr<std::optional<StoredRecord>> read(const StoreKey& key);
+  void writeAndComplete(Batch& batch, Group group, std::vector<Decided>& decided);
+  void dropAbandonedLeases(std::chrono::steady_clock::time_point now);
+
+  rocksdb::DB& db_;
+  std::function<int64_t()> now_ms_;
+  WriterCounters& counters_;
+  TokenSource tokens_;
+  std::unordered_map<StoreKey, LeaseEntry, StoreKeyHash> leases_;
+  std::chrono::steady_clock::time_point last_sweep_;
+};
+
+}  // namespace dedup

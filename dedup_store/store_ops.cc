@@ -1,0 +1,113 @@
+#include "dedup_store/store_ops.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <utility>
+
+#include "common/event_loop.h"
+
+namespace dedup {
+namespace {
+
+template <typename Callback, typename Result>
+void postCallback(LoopChannel& channel, Callback done, Result result) {
+  channel.post([done = std::move(done), result = std::move(result)]() mutable {
+    done(std::move(result));
+  });
+}
+
+template <typename T>
+T take(OpResult& result) {
+  if (T* value = std::get_if<T>(&result)) return std::move(*value);
+  // A result of the wrong kind is a bug in the store thread, not bad input.
+  std::fprintf(stderr, "dedup-proxy: store op completed with a result of the wrong kind\n");
+  std::abort();
+}
+
+}  // namespace
+
+void LoopChannel::post(std::function<void()> fn) {
+  std::lock_guard<std::mutex> lock(loop_mutex_);
+  if (loop_ != nullptr) loop_->post(std::move(fn));
+}
+
+void LoopChannel::detach() {
+  std::lock_guard<std::mutex> lock(loop_mutex_);
+  loop_ = nullptr;
+}
+
+const StoreKey& StoreOp::key() const {
+  return std::visit(
+      [](const auto& o) -> const StoreKey& {
+        if constexpr (std::is_same_v<std::decay_t<decltype(o)>, BeginOp>) {
+          return o.request.key;
+        } else {
+          return o.key;
+        }
+      },
+      op);
+}
+
+void StoreOp::complete(OpResult result) {
+  std::visit(
+      [&](auto& o) {
+        using Op = std::decay_t<decltype(o)>;
+        if constexpr (std::is_same_v<Op, BeginOp>) {
+          postCallback(*channel, std::move(o.done), take<StatusOr<BeginResult>>(result));
+        } else if constexpr (std::is_same_v<Op, CommitOp>) {
+          postCallback(*channel, std::move(o.done), take<StatusOr<CommitOutcome>>(result));
+        } else {
+          postCallback(*channel, std::move(o.done), take<Status>(result));
+        }
+      },
+      op);
+}
+
+void StoreOp::fail(const Status& status) {
+  std::visit(
+      [&](auto& o) {
+        using Op = std::decay_t<decltype(o)>;
+        if constexpr (std::is_same_v<Op, BeginOp>) {
+          postCallback(*channel, std::move(o.done), StatusOr<BeginResult>(status));
+        } else if constexpr (std::is_same_v<Op, CommitOp>) {
+          postCallback(*channel, std::move(o.done), StatusOr<CommitOutcome>(status));
+        } else {
+          postCallback(*channel, std::move(o.done), status);
+        }
+      },
+      op);
+}
+
+void OpQueue::push(StoreOp op) {
+  {
+    std::lock_guard<std::mutex> lock(ops_mutex_);
+    if (!closed_) {
+      ops_.push_back(std::move(op));
+      // The store thread only waits on an empty queue.
+      if (ops_.size() == 1) ops_ready_.notify_one();
+      return;
+    }
+  }
+  op.fail(Status::Unavailable("store closed"));
+}
+
+std::vector<StoreOp> OpQueue::takeBatch(size_t max_ops) {
+  std::unique_lock<std::mutex> lock(ops_mutex_);
+  ops_ready_.wait(lock, [this] { return !ops_.empty() || closed_; });
+  std::vector<StoreOp> batch;
+  const size_t count = std::min(max_ops, ops_.size());
+  batch.reserve(count);
+  for (size_t i = 0; i < count; ++i) {
+    batch.push_back(std::move(ops_.front()));
+    ops_.pop_front();
+  }
+  return batch;
+}
+
+void OpQueue::close() {
+  std::lock_guard<std::mutex> lock(ops_mutex_);
+  closed_ = true;
+  ops_ready_.notify_all();
+}
+
+}  // namespace dedup

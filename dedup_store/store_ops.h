@@ -1,0 +1,89 @@
+// The operations a worker's DedupStore hands to the store thread, and the
+// queue between them.
+//
+// Every StoreOp is completed exactly once: with its result (complete()) or an
+// error (fail()), by posting its callback to the worker's loop, never inline.
+// Thread-safety: LoopChannel and OpQueue are thread-safe; a StoreOp belongs to
+// whichever thread holds it.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <variant>
+#include <vector>
+
+#include "common/status.h"
+#include "dedup_store/dedup_store.h"
+
+namespace dedup {
+
+// A worker's loop as the store thread reaches it. The worker's DedupStore
+// detaches it on destruction: results that arrive later are destroyed without
+// running (possibly on the store thread) rather than posted to a loop that may
+// already be gone.
+class LoopChannel {
+ public:
+  explicit LoopChannel(EventLoop& loop) : loop_(&loop) {}
+  void post(std::function<void()> fn);
+  void detach();
+
+ private:
+  std::mutex loop_mutex_;
+  EventLoop* loop_;  // guarded by loop_mutex_; null once detached
+};
+using LoopChannelPtr = std::shared_ptr<LoopChannel>;
+
+struct BeginOp {
+  BeginRequest request;
+  BeginCallback done;
+};
+struct CommitOp {
+  StoreKey key;
+  LeaseToken token = 0;
+  StoredResponse response;
+  std::chrono::milliseconds ttl{0};
+  CommitCallback done;
+};
+struct ReleaseOp {
+  StoreKey key;
+  LeaseToken token = 0;
+  ReleaseCallback done;
+};
+
+// One result of the kind matching the op: BeginOp ↔ StatusOr<BeginResult>, …
+using OpResult = std::variant<StatusOr<BeginResult>, StatusOr<CommitOutcome>, Status>;
+
+struct StoreOp {
+  LoopChannelPtr channel;
+  std::variant<BeginOp, CommitOp, ReleaseOp> op;
+
+  const StoreKey& key() const;
+  // Posts the callback with `result`, which must be of the op's kind.
+  void complete(OpResult result);
+  // Posts the callback with `status` (not OK) as the result.
+  void fail(const Status& status);
+};
+
+// Many workers push, one store thread takes batches.
+class OpQueue {
+ public:
+  // Queues `op`, or fails it with Unavailable("store closed") after close().
+  void push(StoreOp op);
+  // Blocks until something is queued; takes up to `max_ops` in push order.
+  // Empty only once the queue is closed and everything queued was taken.
+  std::vector<StoreOp> takeBatch(size_t max_ops);
+  // Refuses further pushes; what is already queued can still be taken.
+  void close();
+
+ private:
+  std::mutex ops_mutex_;
+  std::condition_variable ops_ready_;
+  std::deque<StoreOp> ops_;  // guarded by ops_mutex_
+  bool closed_ = false;      // guarded by ops_mutex_
+};
+
+}  // namespace dedup

@@ -1,0 +1,75 @@
+// Delivery: one request's way through the data path of DESIGN.md: key
+// extraction, store begin, forwarding to the app, commit or release, and the
+// answer to the sender. Counted exactly once in
+// dedup_proxy_deliveries_total when it answers.
+//
+// Lifetime: shared; every pending store or upstream callback holds it, so it
+// lives until the last of them has run, whether or not the sender is still
+// connected (its ResponseSink is held weakly). Thread-safety: one worker.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "common/http_message.h"
+#include "dedup_store/dedup_store.h"
+#include "metrics/metrics.h"
+#include "proxy/config.h"
+#include "proxy/response_sink.h"
+#include "proxy/route.h"
+#include "proxy/upstream.h"
+
+namespace dedup {
+
+// A worker's services, shared by all its deliveries.
+struct DeliveryContext {
+  DedupStore& store;
+  Upstream& upstream;
+  StoreMetrics& store_metrics;
+  const Config& config;
+  // Deliveries alive on this worker, read by the drain at shutdown.
+  std::atomic<size_t> active_deliveries{0};
+};
+
+class Delivery : public std::enable_shared_from_this<Delivery> {
+ public:
+  Delivery(DeliveryContext& context, const Route& route, Request request,
+           std::weak_ptr<ResponseSink> sink, uint64_t slot, std::string peer_address);
+
+  ~Delivery();
+
+  void start();
+
+ private:
+  using Clock = std::chrono::steady_clock;
+
+  void onBegin(StatusOr<BeginResult> result);
+  void forward();
+  void onUpstream(UpstreamResult result);
+  void commit(Response app_response);
+  // Releases the lease (unless `keep_lease`), then answers.
+  void releaseAndAnswer(DeliveryOutcome outcome, Response response, bool keep_lease = false);
+  void answer(DeliveryOutcome outcome, Response response);
+  void prepareForApp();
+  std::string_view logKey() const { return key_; }
+
+  DeliveryContext& context_;
+  const Route& route_;
+  Request request_;
+  std::weak_ptr<ResponseSink> sink_;
+  uint64_t slot_;
+  std::string peer_address_;
+
+  std::string key_;
+  StoreKey store_key_;
+  LeaseToken token_ = 0;
+  uint32_t attempt_ = 0;
+  bool holds_lease_ = false;
+  bool store_failed_open_ = false;
+  Clock::time_point upstream_start_;
+};
+
+}  // namespace dedup

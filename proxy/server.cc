@@ -1,0 +1,149 @@
+#include "proxy/server.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+#include <vector>
+
+#include "common/log.h"
+#include "dedup_store/open_store.h"
+#include "metrics/metrics.h"
+#include "proxy/admin_server.h"
+#include "proxy/cpu_count.h"
+#include "proxy/listen_socket.h"
+#include "proxy/route.h"
+#include "proxy/worker.h"
+
+namespace dedup {
+namespace {
+
+constexpr int kExitConfigError = 2;
+constexpr int kExitRuntimeError = 1;
+
+// Blocks the stop signals in every thread (workers inherit the mask), so
+// only sigwait() in the main thread ever sees them.
+sigset_t blockStopSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  return signals;
+}
+
+}  // namespace
+
+int Server::run() {
+  const sigset_t stop_signals = blockStopSignals();
+
+  Route route;
+  auto extractor = makeKeyExtractor(config_.key);
+  if (!extractor.ok()) {
+    std::fprintf(stderr, "key: %s\n", extractor.status().message().c_str());
+    return kExitConfigError;
+  }
+  route.extractor = std::move(extractor.value());
+  route.require_key = config_.require_key;
+  route.ttl = config_.ttl;
+  route.lease = config_.effectiveLease();
+
+  UpstreamOptions upstream;
+  upstream.timeout = config_.upstream_timeout;
+  upstream.max_connections = config_.upstream_max_connections;
+  upstream.max_header_bytes = config_.max_header_bytes;
+  upstream.max_body_bytes = config_.max_body_bytes;
+  if (Status s = resolveUpstream(config_.upstream, &upstream); !s.ok()) {
+    std::fprintf(stderr, "upstream: %s\n", s.message().c_str());
+    return kExitConfigError;
+  }
+
+  auto backend = openStore(StoreOptions{config_.store});
+  if (!backend.ok()) {
+    LOG_ERROR("cannot open the dedup store", {"store", config_.store},
+              {"error", backend.status().ToString()});
+    return backend.status().code() == Status::Code::kInvalidArgument ? kExitConfigError
+                                                                     : kExitRuntimeError;
+  }
+  StoreBackend& store = *backend.value();
+
+  SocketAddress proxy_address, admin_address;
+  auto proxy_fd = openListenSocket(config_.listen, &proxy_address);
+  auto admin_fd = openListenSocket(config_.admin, &admin_address);
+  for (const auto* fd : {&proxy_fd, &admin_fd}) {
+    if (!fd->ok()) {
+      LOG_ERROR("cannot listen", {"error", fd->status().message()});
+      return kExitRuntimeError;
+    }
+  }
+
+  Metrics metrics(DEDUP_PROXY_VERSION);
+  route.metrics = &metrics.route(route.name);
+
+  std::atomic<bool> ready{false};
+  AdminServer admin(*admin_fd, {[&] {
+                                  const StoreStats stats = store.stats();
+                                  if (stats.committed_keys_estimate >= 0) {
+                                    metrics.committedKeys().Set(
+                                        static_cast<double>(stats.committed_keys_estimate));
+                                  }
+                                  return metrics.serialize();
+                                },
+                                [&] { return ready.load() && store.healthy(); }});
+  if (Status s = admin.start(); !s.ok()) {
+    LOG_ERROR("cannot start the admin server", {"error", s.message()});
+    return kExitRuntimeError;
+  }
+
+  const int worker_count = config_.workers > 0 ? config_.workers : availableCpus();
+  std::vector<std::unique_ptr<Worker>> workers;
+  for (int i = 0; i < worker_count; ++i) {
+    workers.push_back(
+        std::make_unique<Worker>(config_, route, store, metrics, *proxy_fd, upstream));
+  }
+  for (auto& worker : workers) worker->start();
+  ready = true;
+  const std::string proxy_text = proxy_address.toString();
+  const std::string admin_text = admin_address.toString();
+  const std::string workers_text = std::to_string(worker_count);
+  LOG_INFO("listening", {"proxy", proxy_text}, {"admin", admin_text},
+           {"upstream", config_.upstream_text}, {"store", config_.store},
+           {"workers", workers_text});
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+
+  LOG_INFO("draining", {"signal", signal_number == SIGINT ? "SIGINT" : "SIGTERM"},
+           {"drain_timeout", std::to_string(config_.drain_timeout.count()) + "ms"});
+  ready = false;
+  for (auto& worker : workers) worker->drain();
+  const auto deadline = std::chrono::steady_clock::now() + config_.drain_timeout;
+  size_t busy = 0;
+  do {
+    busy = 0;
+    for (auto& worker : workers) busy += worker->busy();
+    if (busy == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  } while (std::chrono::steady_clock::now() < deadline);
+  if (busy > 0) {
+    LOG_WARN("drain timeout: closing with deliveries still in flight",
+             {"remaining", std::to_string(busy)});
+  }
+  for (auto& worker : workers) worker->stop();
+  ::close(*proxy_fd);
+  const Status closed = store.close();
+  workers.clear();
+  admin.stop();
+  ::close(*admin_fd);
+  if (!closed.ok()) {
+    LOG_ERROR("store flush failed at shutdown", {"error", closed.ToString()});
+    return kExitRuntimeError;
+  }
+  LOG_INFO("stopped", {});
+  return 0;
+}
+
+}  // namespace dedup

@@ -1,0 +1,52 @@
+// UpstreamConnection: one TCP connection to the app, carrying one exchange at
+// a time (no pipelining to the app: a slow answer must not hold up others).
+// Owned by UpstreamPool. Thread-safety: the worker's thread only.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "common/event_loop.h"
+#include "proxy/http1/response_decoder.h"
+#include "proxy/upstream_pool.h"
+
+struct bufferevent;
+
+namespace dedup {
+
+class UpstreamConnection {
+ public:
+  UpstreamConnection(UpstreamPool& pool, EventLoop& loop, const UpstreamOptions& options);
+  ~UpstreamConnection();
+  UpstreamConnection(const UpstreamConnection&) = delete;
+  UpstreamConnection& operator=(const UpstreamConnection&) = delete;
+
+  // Starts connecting; false if the socket could not even be created.
+  bool connect();
+  // Sends one request; `done` runs once with the outcome. Only when idle().
+  void start(const Request& request, std::chrono::milliseconds timeout, UpstreamCallback done);
+  bool idle() const { return state_ == State::kIdle; }
+  bool closed() const { return state_ == State::kClosed; }
+
+ private:
+  enum class State { kConnecting, kIdle, kBusy, kClosed };
+
+  static void onRead(bufferevent*, void* self);
+  static void onEvent(bufferevent*, short events, void* self);
+  void readResponse();
+  void finish(UpstreamResult result, bool reusable);
+  void fail(UpstreamResult::Kind kind, std::string error);
+  void close();
+
+  UpstreamPool& pool_;
+  const UpstreamOptions& options_;
+  bufferevent* bev_ = nullptr;
+  State state_ = State::kConnecting;
+  http1::ResponseDecoder decoder_;
+  UpstreamCallback done_;
+  TimerPtr timeout_;
+  bool head_request_ = false;
+};
+
+}  // namespace dedup

@@ -1,0 +1,123 @@
+#include "proxy/worker.h"
+
+#include <arpa/inet.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/log.h"
+#include "proxy/downstream_connection.h"
+
+namespace dedup {
+namespace {
+
+// Connections accepted per wake-up, so one busy listener cannot starve the loop.
+constexpr int kAcceptBurst = 64;
+
+std::string peerAddress(const sockaddr_storage& address) {
+  char text[INET6_ADDRSTRLEN] = "unknown";
+  if (address.ss_family == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(address).sin_addr, text,
+              sizeof(text));
+  } else if (address.ss_family == AF_INET6) {
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(address).sin6_addr, text,
+              sizeof(text));
+  }
+  return text;
+}
+
+}  // namespace
+
+Worker::Worker(const Config& config, const Route& route, StoreBackend& backend, Metrics& metrics,
+               int listen_fd, const UpstreamOptions& upstream)
+    : config_(config),
+      route_(route),
+      backend_(backend),
+      metrics_(metrics),
+      listen_fd_(listen_fd),
+      store_(backend.attach(loop_)),
+      upstream_(std::make_unique<UpstreamPool>(loop_, upstream)),
+      collect_timer_(loop_.createTimer([this] { closed_.clear(); })),
+      accept_retry_timer_(loop_.createTimer([this] {
+        if (!draining_) event_add(accept_event_, nullptr);
+      })),
+      downstream_connections_(metrics.connections("downstream")) {
+  context_.reset(new DeliveryContext{*store_, *upstream_, metrics_.store(std::string(backend_.name())),
+                                     config_});
+  accept_event_ = event_new(loop_.base(), listen_fd_, EV_READ | EV_PERSIST, &Worker::onAcceptable,
+                            this);
+}
+
+Worker::~Worker() {
+  if (thread_.joinable()) stop();
+  connections_.clear();
+  closed_.clear();
+  event_free(accept_event_);
+}
+
+void Worker::start() {
+  event_add(accept_event_, nullptr);
+  thread_ = std::thread([this] { loop_.run(); });
+}
+
+void Worker::onAcceptable(int, short, void* self) { static_cast<Worker*>(self)->acceptConnections(); }
+
+void Worker::acceptConnections() {
+  for (int i = 0; i < kAcceptBurst && !draining_; ++i) {
+    sockaddr_storage peer;
+    socklen_t peer_len = sizeof(peer);
+    const int fd = accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &peer_len,
+                           SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        LOG_ERROR("cannot accept connections", {"error", std::strerror(errno)});
+        event_del(accept_event_);
+        accept_retry_timer_->arm(std::chrono::milliseconds(100));
+      }
+      return;  // EAGAIN: another worker took it, or nothing left
+    }
+    const int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    auto connection = std::make_shared<DownstreamConnection>(*this, fd, peerAddress(peer));
+    DownstreamConnection* raw = connection.get();
+    connections_.emplace(raw, std::move(connection));
+    open_connections_.fetch_add(1, std::memory_order_relaxed);
+    downstream_connections_.Increment();
+    raw->start();
+  }
+}
+
+void Worker::closeConnection(DownstreamConnection* connection) {
+  auto it = connections_.find(connection);
+  if (it == connections_.end()) return;
+  closed_.push_back(std::move(it->second));
+  connections_.erase(it);
+  open_connections_.fetch_sub(1, std::memory_order_relaxed);
+  downstream_connections_.Decrement();
+  collect_timer_->arm(std::chrono::milliseconds(0));
+}
+
+void Worker::drain() {
+  loop_.post([this] {
+    draining_ = true;
+    event_del(accept_event_);
+    accept_retry_timer_->disarm();
+    // drain() may close a connection, which edits connections_: iterate a copy.
+    std::vector<std::shared_ptr<DownstreamConnection>> open;
+    open.reserve(connections_.size());
+    for (auto& [raw, connection] : connections_) open.push_back(connection);
+    for (auto& connection : open) connection->drain();
+  });
+}
+
+void Worker::stop() {
+  loop_.exit();
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace dedup

@@ -1,0 +1,85 @@
+// Worker: one thread, one event loop, and everything that loop serves: the
+// accepted downstream connections, the upstream pool, this worker's handle on
+// the dedup store. Workers share only the listening socket (each accepts from
+// it), the read-only Config/Route, the store backend and the metrics.
+//
+// Control from other threads goes through post(): start(), drain() and
+// stop() are thread-safe; everything else runs on the worker's own thread.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "common/event_loop.h"
+#include "dedup_store/dedup_store.h"
+#include "metrics/metrics.h"
+#include "proxy/config.h"
+#include "proxy/delivery.h"
+#include "proxy/route.h"
+#include "proxy/upstream_pool.h"
+
+struct event;
+
+namespace dedup {
+
+class DownstreamConnection;
+
+class Worker {
+ public:
+  Worker(const Config& config, const Route& route, StoreBackend& backend, Metrics& metrics,
+         int listen_fd, const UpstreamOptions& upstream);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Starts the thread; it accepts connections from the listening socket.
+  void start();
+  // Stops accepting, lets connections finish what they were asked, and closes
+  // them as they become idle. Thread-safe.
+  void drain();
+  // Open downstream connections plus deliveries still running. Thread-safe.
+  size_t busy() const {
+    return open_connections_.load(std::memory_order_relaxed) +
+           context_->active_deliveries.load(std::memory_order_relaxed);
+  }
+  // Ends the loop and joins the thread. Thread-safe; call once.
+  void stop();
+
+  // For this worker's connections and deliveries (worker thread only).
+  EventLoop& loop() { return loop_; }
+  const Config& config() const { return config_; }
+  const Route& route() const { return route_; }
+  DeliveryContext& deliveryContext() { return *context_; }
+  bool draining() const { return draining_; }
+  // Frees the connection later, never inside its own callback.
+  void closeConnection(DownstreamConnection* connection);
+
+ private:
+  static void onAcceptable(int fd, short, void* self);
+  void acceptConnections();
+
+  const Config& config_;
+  const Route& route_;
+  StoreBackend& backend_;
+  Metrics& metrics_;
+  int listen_fd_;
+  // Declared before the loop so it outlives every delivery still queued there.
+  std::unique_ptr<DeliveryContext> context_;
+  EventLoop loop_;
+  std::unique_ptr<DedupStore> store_;
+  std::unique_ptr<UpstreamPool> upstream_;
+  event* accept_event_ = nullptr;
+  std::unordered_map<DownstreamConnection*, std::shared_ptr<DownstreamConnection>> connections_;
+  std::vector<std::shared_ptr<DownstreamConnection>> closed_;
+  TimerPtr collect_timer_;
+  TimerPtr accept_retry_timer_;  // after EMFILE: accept again a little later
+  prometheus::Gauge& downstream_connections_;
+  std::atomic<size_t> open_connections_{0};
+  bool draining_ = false;
+  std::thread thread_;
+};
+
+}  // namespace dedup

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs every Debian package that building and testing dedup-proxy needs.
+# Idempotent: when everything is already installed it returns at once without
+# touching apt. Runs as root, or through sudo otherwise.
+set -euo pipefail
+
+export DEBIAN_FRONTEND=noninteractive
+
+packages=(
+  build-essential cmake ninja-build pkg-config
+  libevent-dev libhttp-parser-dev librocksdb-dev libhiredis-dev prometheus-cpp-dev
+  libgtest-dev libgmock-dev libyaml-cpp-dev libsimdjson-dev libcli11-dev libssl-dev
+  redis-server nginx-light wrk nghttp2-client prometheus curl
+  python3 python3-pytest
+  clang clang-format libclang-rt-14-dev
+  iproute2 procps
+)
+
+missing=()
+for pkg in "${packages[@]}"; do
+  status="$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)"
+  if [[ "$status" != "installed" ]]; then
+    missing+=("$pkg")
+  fi
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "setup: all ${#packages[@]} packages already installed"
+  exit 0
+fi
+
+echo "setup: installing ${#missing[@]} missing package(s): ${missing[*]}"
+
+as_root=()
+if [[ "$(id -u)" -ne 0 ]]; then
+  if ! command -v sudo >/dev/null 2>&1; then
+    echo "setup: not root and sudo is not available; install as root: ${missing[*]}" >&2
+    exit 1
+  fi
+  as_root=(sudo --preserve-env=DEBIAN_FRONTEND)
+fi
+
+"${as_root[@]}" apt-get update
+"${as_root[@]}" apt-get install -y --no-install-recommends "${packages[@]}"
+echo "setup: done"

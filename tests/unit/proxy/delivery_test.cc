@@ -1,0 +1,326 @@
+// Delivery, driven through every row of DESIGN.md's HTTP table with a fake
+// store and a fake app: which store calls happen, in which order, and what
+// the sender is told.
+#include "proxy/delivery.h"
+
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <optional>
+
+#include "adapters/key_extractor.h"
+
+namespace dedup {
+namespace {
+
+// Records each call; the test decides when and how it completes.
+class FakeStore : public DedupStore {
+ public:
+  struct Call {
+    std::string op;
+    StoreKey key;
+    LeaseToken token = 0;
+    StoredResponse stored;
+    BeginCallback begin_done;
+    CommitCallback commit_done;
+    ReleaseCallback release_done;
+  };
+  void begin(const BeginRequest& request, BeginCallback done) override {
+    calls.push_back({"begin", request.key, 0, {}, std::move(done), nullptr, nullptr});
+  }
+  void commit(const StoreKey& key, LeaseToken token, StoredResponse response,
+              std::chrono::milliseconds, CommitCallback done) override {
+    calls.push_back({"commit", key, token, std::move(response), nullptr, std::move(done), nullptr});
+  }
+  void release(const StoreKey& key, LeaseToken token, ReleaseCallback done) override {
+    calls.push_back({"release", key, token, {}, nullptr, nullptr, std::move(done)});
+  }
+  std::deque<Call> calls;
+};
+
+class FakeUpstream : public Upstream {
+ public:
+  void send(Request request, UpstreamCallback done) override {
+    requests.push_back(std::move(request));
+    pending.push_back(std::move(done));
+  }
+  void answer(UpstreamResult result) {
+    auto done = std::move(pending.front());
+    pending.pop_front();
+    done(std::move(result));
+  }
+  void answer(int status, std::string body, std::string content_type = "application/json") {
+    UpstreamResult result;
+    result.response.status = status;
+    result.response.body = std::move(body);
+    result.response.headers.add("Content-Type", std::move(content_type));
+    result.response.headers.add("Connection", "keep-alive");
+    answer(std::move(result));
+  }
+  std::vector<Request> requests;
+  std::deque<UpstreamCallback> pending;
+};
+
+class RecordingSink : public ResponseSink {
+ public:
+  void respond(uint64_t, Response response) override { responses.push_back(std::move(response)); }
+  std::vector<Response> responses;
+};
+
+BeginResult began(BeginResult::Outcome outcome, uint32_t attempt = 1) {
+  BeginResult result;
+  result.outcome = outcome;
+  result.token = 77;
+  result.attempt = attempt;
+  return result;
+}
+
+class DeliveryTest : public ::testing::Test {
+ protected:
+  DeliveryTest() : metrics_("test") {
+    route_.extractor = std::move(makeKeyExtractor("header:Idempotency-Key").value());
+    route_.metrics = &metrics_.route("default");
+  }
+
+  Request post(std::string key, std::string body = "{\"n\":1}") {
+    Request request;
+    request.method = "POST";
+    request.target = "/hook";
+    if (!key.empty()) request.headers.add("Idempotency-Key", std::move(key));
+    request.headers.add("Host", "app");
+    request.body = std::move(body);
+    return request;
+  }
+
+  void deliver(Request request) {
+    auto delivery = std::make_shared<Delivery>(context_, route_, std::move(request), sink_, 0,
+                                               "10.0.0.9");
+    delivery->start();
+  }
+
+  int outcomeCount(std::string_view outcome) {
+    const std::string text = metrics_.serialize();
+    const std::string needle = "outcome=\"" + std::string(outcome) + "\",route=\"default\"} ";
+    const size_t at = text.find(needle);
+    return at == std::string::npos ? -1 : std::stoi(text.substr(at + needle.size()));
+  }
+
+  const Response& onlyResponse() {
+    EXPECT_EQ(sink_->responses.size(), 1u);
+    return sink_->responses.back();
+  }
+
+  Config config_;
+  Metrics metrics_;
+  Route route_;
+  FakeStore store_;
+  FakeUpstream upstream_;
+  DeliveryContext context_{store_, upstream_, metrics_.store("fake"), config_};
+  std::shared_ptr<RecordingSink> sink_ = std::make_shared<RecordingSink>();
+};
+
+TEST_F(DeliveryTest, FirstDeliveryIsCommittedBeforeTheSenderIsAnswered) {
+  deliver(post("k1"));
+  ASSERT_EQ(store_.calls.size(), 1u);
+  EXPECT_EQ(store_.calls[0].op, "begin");
+  EXPECT_EQ(store_.calls[0].key, StoreKey::of("default", "k1"));
+  store_.calls[0].begin_done(began(BeginResult::Outcome::kNew));
+
+  ASSERT_EQ(upstream_.requests.size(), 1u);
+  const Request& sent = upstream_.requests[0];
+  EXPECT_EQ(*sent.headers.find("Dedup-Key"), "k1");
+  EXPECT_EQ(*sent.headers.find("Dedup-Attempt"), "1");
+  EXPECT_EQ(*sent.headers.find("X-Forwarded-For"), "10.0.0.9");
+  EXPECT_EQ(*sent.headers.find("X-Forwarded-Proto"), "http");
+  upstream_.answer(201, "{\"ok\":true}");
+
+  ASSERT_EQ(store_.calls.size(), 2u);
+  EXPECT_EQ(store_.calls[1].op, "commit");
+  EXPECT_EQ(store_.calls[1].token, 77u);
+  EXPECT_EQ(store_.calls[1].stored, (StoredResponse{201, "application/json", "{\"ok\":true}"}));
+  EXPECT_TRUE(sink_->responses.empty()) << "answered before the commit was durable";
+  store_.calls[1].commit_done(CommitOutcome::kCommitted);
+
+  const Response& answer = onlyResponse();
+  EXPECT_EQ(answer.status, 201);
+  EXPECT_EQ(answer.body, "{\"ok\":true}");
+  EXPECT_EQ(answer.headers.find("Connection"), nullptr) << "hop-by-hop header leaked";
+  EXPECT_EQ(outcomeCount("forwarded"), 1);
+}
+
+TEST_F(DeliveryTest, DuplicateOfCommittedKeyIsReplayedWithoutTheApp) {
+  deliver(post("k1"));
+  BeginResult result = began(BeginResult::Outcome::kCommitted);
+  result.response = StoredResponse{200, "text/plain", "stored"};
+  store_.calls[0].begin_done(result);
+  EXPECT_TRUE(upstream_.requests.empty());
+  const Response& answer = onlyResponse();
+  EXPECT_EQ(answer.status, 200);
+  EXPECT_EQ(answer.body, "stored");
+  EXPECT_EQ(*answer.headers.find("Content-Type"), "text/plain");
+  EXPECT_EQ(*answer.headers.find("Idempotent-Replayed"), "true");
+  EXPECT_EQ(outcomeCount("replayed"), 1);
+}
+
+TEST_F(DeliveryTest, DuplicateInFlightGets409WithRetryAfterRoundedUp) {
+  deliver(post("k1"));
+  BeginResult result = began(BeginResult::Outcome::kInFlight);
+  result.retry_after = std::chrono::milliseconds(2100);
+  store_.calls[0].begin_done(result);
+  EXPECT_TRUE(upstream_.requests.empty());
+  EXPECT_EQ(onlyResponse().status, 409);
+  EXPECT_EQ(*onlyResponse().headers.find("Retry-After"), "3");
+  EXPECT_EQ(outcomeCount("in_flight"), 1);
+}
+
+TEST_F(DeliveryTest, DifferentPayloadForCommittedKeyGets422) {
+  deliver(post("k1"));
+  store_.calls[0].begin_done(began(BeginResult::Outcome::kMismatch));
+  EXPECT_EQ(onlyResponse().status, 422);
+  EXPECT_EQ(outcomeCount("mismatch"), 1);
+}
+
+TEST_F(DeliveryTest, AppFailureReleasesTheKeyThenPassesTheAnswerOn) {
+  deliver(post("k1"));
+  store_.calls[0].begin_done(began(BeginResult::Outcome::kNew));
+  upstream_.answer(500, "boom");
+  ASSERT_EQ(store_.calls.size(), 2u);
+  EXPECT_EQ(store_.calls[1].op, "release");
+  EXPECT_EQ(store_.calls[1].token, 77u);
+  EXPECT_TRUE(sink_->responses.empty());
+  store_.calls[1].release_done(Status::OK());
+  EXPECT_EQ(onlyResponse().status, 500);
+  EXPECT_EQ(onlyResponse().body, "boom");
+  EXPECT_EQ(outcomeCount("app_error"), 1);
+}
+
+TEST_F(DeliveryTest, UnreachableAndTimeoutReleaseAndAnswer502And504) {
+  struct Case {
+    UpstreamResult::Kind kind;
+    int status;
+    const char* outcome;
+  };
+  for (const Case& c : {Case{UpstreamResult::Kind::kUnreachable, 502, "app_unreachable"},
+                        Case{UpstreamResult::Kind::kBadResponse, 502, "app_unreachable"},
+                        Case{UpstreamResult::Kind::kTimeout, 504, "app_timeout"}}) {
+    store_.calls.clear();
+    sink_->responses.clear();
+    deliver(post("k1"));
+    store_.calls[0].begin_done(began(BeginResult::Outcome::kNew));
+    UpstreamResult result;
+    result.kind = c.kind;
+    result.error = "nope";
+    upstream_.answer(result);
+    ASSERT_EQ(store_.calls.size(), 2u);
+    EXPECT_EQ(store_.calls[1].op, "release");
+    store_.calls[1].release_done(Status::OK());
+    EXPECT_EQ(onlyResponse().status, c.status);
+  }
+  EXPECT_EQ(outcomeCount("app_unreachable"), 2);
+  EXPECT_EQ(outcomeCount("app_timeout"), 1);
+}
+
+TEST_F(DeliveryTest, HoldPolicyKeepsTheLeaseOnTimeout) {
+  config_.upstream_timeout_policy = UpstreamTimeoutPolicy::kHold;
+  deliver(post("k1"));
+  store_.calls[0].begin_done(began(BeginResult::Outcome::kNew));
+  UpstreamResult result;
+  result.kind = UpstreamResult::Kind::kTimeout;
+  upstream_.answer(result);
+  EXPECT_EQ(store_.calls.size(), 1u) << "the lease must not be released";
+  EXPECT_EQ(onlyResponse().status, 504);
+}
+
+TEST_F(DeliveryTest, StoreErrorFailsClosedWith503ByDefault) {
+  deliver(post("k1"));
+  store_.calls[0].begin_done(Status::IOError("disk gone"));
+  EXPECT_TRUE(upstream_.requests.empty());
+  EXPECT_EQ(onlyResponse().status, 503);
+  EXPECT_NE(onlyResponse().headers.find("Retry-After"), nullptr);
+  EXPECT_EQ(outcomeCount("store_error"), 1);
+}
+
+TEST_F(DeliveryTest, StoreErrorFailsOpenWhenConfigured) {
+  config_.on_store_error = StoreErrorPolicy::kFailOpen;
+  deliver(post("k1"));
+  store_.calls[0].begin_done(Status::IOError("disk gone"));
+  ASSERT_EQ(upstream_.requests.size(), 1u);
+  EXPECT_EQ(upstream_.requests[0].headers.find("Dedup-Key"), nullptr);
+  upstream_.answer(200, "ok");
+  EXPECT_EQ(store_.calls.size(), 1u) << "nothing to commit without a lease";
+  EXPECT_EQ(onlyResponse().status, 200);
+  EXPECT_EQ(outcomeCount("store_error"), 1);
+}
+
+TEST_F(DeliveryTest, MissingKeyIsForwardedUntouchedOrRejectedWhenRequired) {
+  deliver(post(""));
+  EXPECT_TRUE(store_.calls.empty());
+  ASSERT_EQ(upstream_.requests.size(), 1u);
+  upstream_.answer(200, "ok");
+  EXPECT_EQ(outcomeCount("passthrough"), 1);
+
+  route_.require_key = true;
+  sink_->responses.clear();
+  deliver(post(""));
+  EXPECT_EQ(upstream_.requests.size(), 1u);
+  EXPECT_EQ(onlyResponse().status, 400);
+  EXPECT_EQ(outcomeCount("missing_key"), 1);
+}
+
+TEST_F(DeliveryTest, InvalidKeyIsRejected) {
+  deliver(post(std::string(kMaxKeyLength + 1, 'k')));
+  EXPECT_TRUE(store_.calls.empty());
+  EXPECT_EQ(onlyResponse().status, 400);
+  EXPECT_EQ(outcomeCount("rejected"), 1);
+}
+
+TEST_F(DeliveryTest, OtherMethodsPassStraightThrough) {
+  Request get = post("k1");
+  get.method = "GET";
+  deliver(get);
+  EXPECT_TRUE(store_.calls.empty());
+  ASSERT_EQ(upstream_.requests.size(), 1u);
+  EXPECT_EQ(upstream_.requests[0].headers.find("Dedup-Key"), nullptr);
+}
+
+TEST_F(DeliveryTest, SenderCannotSpoofTheAttemptHeader) {
+  Request request = post("k1");
+  request.headers.add("Dedup-Attempt", "9");
+  deliver(request);
+  store_.calls[0].begin_done(began(BeginResult::Outcome::kNew, 3));
+  EXPECT_EQ(upstream_.requests[0].headers.count("Dedup-Attempt"), 1u);
+  EXPECT_EQ(*upstream_.requests[0].headers.find("Dedup-Attempt"), "3");
+}
+
+TEST_F(DeliveryTest, SenderHangingUpDoesNotStopTheCommit) {
+  deliver(post("k1"));
+  store_.calls[0].begin_done(began(BeginResult::Outcome::kNew));
+  sink_.reset();  // the connection is gone
+  upstream_.answer(200, "ok");
+  ASSERT_EQ(store_.calls.size(), 2u);
+  EXPECT_EQ(store_.calls[1].op, "commit");
+  store_.calls[1].commit_done(CommitOutcome::kCommitted);
+  EXPECT_EQ(outcomeCount("forwarded"), 1);
+}
+
+TEST_F(DeliveryTest, LostLeaseIsCountedAndTheAppsAnswerStillGoesOut) {
+  deliver(post("k1"));
+  store_.calls[0].begin_done(began(BeginResult::Outcome::kNew, 2));
+  upstream_.answer(200, "ok");
+  store_.calls[1].commit_done(CommitOutcome::kLeaseLost);
+  EXPECT_EQ(onlyResponse().status, 200);
+  const std::string text = metrics_.serialize();
+  EXPECT_NE(text.find("dedup_proxy_lease_lost_total{route=\"default\"} 1"), std::string::npos);
+  EXPECT_NE(text.find("dedup_proxy_leases_expired_total{route=\"default\"} 1"), std::string::npos);
+}
+
+TEST_F(DeliveryTest, BodiesOverTheLimitAreCommittedWithoutBody) {
+  config_.max_stored_body = 4;
+  deliver(post("k1"));
+  store_.calls[0].begin_done(began(BeginResult::Outcome::kNew));
+  upstream_.answer(200, "too long");
+  EXPECT_EQ(store_.calls[1].stored, (StoredResponse{200, "", ""}));
+}
+
+}  // namespace
+}  // namespace dedup
