@@ -23,11 +23,17 @@ StatusOr<std::chrono::milliseconds> parseDuration(std::string_view text) {
     return Status::InvalidArgument("'" + std::string(text) +
                                    "' is not a duration (use e.g. 250ms, 30s, 5m, 24h, 7d)");
   };
+  // Ten years: far beyond any TTL or timeout, far below int64 milliseconds.
+  constexpr uint64_t kMaxMs = 10ull * 365 * 86'400'000;
   if (text.empty()) return bad();
   size_t pos = 0;
+  uint64_t n;
+  if (text.find_first_not_of("0123456789") == std::string_view::npos) {
+    if (!readNumber(text, pos, n) || n > kMaxMs / 1000) return bad();
+    return std::chrono::milliseconds(static_cast<int64_t>(n * 1000));  // bare number: seconds
+  }
   uint64_t total_ms = 0;
   while (pos < text.size()) {
-    uint64_t n;
     if (!readNumber(text, pos, n)) return bad();
     size_t unit_end = pos;
     while (unit_end < text.size() && std::isalpha(static_cast<unsigned char>(text[unit_end]))) {
@@ -35,13 +41,7 @@ StatusOr<std::chrono::milliseconds> parseDuration(std::string_view text) {
     }
     const std::string_view unit = text.substr(pos, unit_end - pos);
     uint64_t scale;
-    if (unit.empty()) {
-      if (unit_end != text.size() || pos == 0 || total_ms != 0) {
-        // A bare number is only allowed alone.
-        if (total_ms != 0 || unit_end != text.size()) return bad();
-      }
-      scale = 1000;
-    } else if (unit == "ms") {
+    if (unit == "ms") {
       scale = 1;
     } else if (unit == "s") {
       scale = 1000;
@@ -52,9 +52,9 @@ StatusOr<std::chrono::milliseconds> parseDuration(std::string_view text) {
     } else if (unit == "d") {
       scale = 86'400'000;
     } else {
-      return bad();
+      return bad();  // also a unit-less number after a unit: "1m30"
     }
-    if (n > UINT64_MAX / scale / 2) return bad();
+    if (n > kMaxMs / scale || total_ms + n * scale > kMaxMs) return bad();
     total_ms += n * scale;
     pos = unit_end;
   }

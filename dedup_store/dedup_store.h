@@ -8,7 +8,8 @@
 //  - DedupStore: used only from its worker's thread. Every call is
 //    asynchronous and its callback runs later on that worker's loop, never
 //    inside the call itself, and exactly once (with a non-OK Status if the
-//    store fails or is closed).
+//    store fails or is closed). The one exception: destroying a DedupStore
+//    drops its pending callbacks without running them (its loop may be gone).
 #pragma once
 
 #include <array>
@@ -118,8 +119,9 @@ class StoreBackend {
   // Whether the store can currently serve requests (for /readyz).
   virtual bool healthy() const = 0;
   virtual StoreStats stats() const = 0;
-  // Makes everything acknowledged so far durable, then stops taking work;
-  // operations still queued complete with an error. Blocks; call at shutdown.
+  // Finishes every operation queued so far (an acknowledged commit still
+  // becomes durable), flushes, and stops: later calls complete with
+  // Unavailable. Blocks; call at shutdown.
   virtual Status close() = 0;
 };
 using StoreBackendPtr = std::unique_ptr<StoreBackend>;

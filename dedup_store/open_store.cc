@@ -1,1 +1,28 @@
-// placeholder: being written
+#include "dedup_store/open_store.h"
+
+#include <string_view>
+
+#include "dedup_store/rocksdb_store.h"
+
+namespace dedup {
+
+StatusOr<StoreBackendPtr> openStore(const StoreOptions& options) {
+  const std::string_view uri = options.uri;
+  if (uri.starts_with("rocksdb:")) {
+    RocksDbOptions rocksdb;
+    rocksdb.path = std::string(uri.substr(std::string_view("rocksdb:").size()));
+    if (rocksdb.path.empty()) {
+      return Status::InvalidArgument("store URI \"" + options.uri +
+                                     "\": rocksdb needs a path (rocksdb:PATH)");
+    }
+    rocksdb.block_cache_bytes = options.block_cache_bytes;
+    return openRocksDbStore(rocksdb);
+  }
+  if (uri.starts_with("redis://") || uri.starts_with("redis-sentinel://")) {
+    return Status::InvalidArgument("redis store is not built yet");
+  }
+  return Status::InvalidArgument("store URI \"" + options.uri +
+                                 "\": want rocksdb:PATH or redis://host:port");
+}
+
+}  // namespace dedup

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <limits>
 #include <random>
+#include <type_traits>
 
 namespace dedup {
 namespace {
@@ -149,8 +150,8 @@ StatusOr<StoredRecord> decodeRecord(std::string_view value) {
     }
     case kCommittedType: {
       if (value.size() < kCommittedHeaderSize) {
-        return Status::Corruption("committed record truncated at " +
-                                  std::to_string(value.size()) + " bytes");
+        return Status::Corruption("committed record truncated at " + std::to_string(value.size()) +
+                                  " bytes");
       }
       CommittedRecord r;
       r.expires_at_ms = in.fixed<int64_t>();

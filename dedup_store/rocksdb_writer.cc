@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 
 #include "common/log.h"
 
@@ -125,7 +126,7 @@ RocksDbWriter::Decided RocksDbWriter::evaluate(StoreOp& op, const Now& now, Batc
 }
 
 RocksDbWriter::Decided RocksDbWriter::evaluateBegin(StoreOp& op, BeginOp& begin, const Now& now,
-                                                  Batch& batch) {
+                                                    Batch& batch) {
   const StoreKey& key = begin.request.key;
   // Whatever this op saw of the batch's pending writes, it must not report
   // before they are written.
@@ -143,7 +144,7 @@ RocksDbWriter::Decided RocksDbWriter::evaluateBegin(StoreOp& op, BeginOp& begin,
   }
   BeginDecision decision =
       decideBegin(begin.request, lease == leases_.end() ? nullptr : &lease->second,
-                   stored ? &*stored : nullptr, now, tokens_);
+                  stored ? &*stored : nullptr, now, tokens_);
   if (decision.granted) {
     leases_[key] = *decision.granted;
     depends = batch.put(key, toRecord(*decision.granted, now.wall_ms), Group::kLeases);
@@ -152,12 +153,12 @@ RocksDbWriter::Decided RocksDbWriter::evaluateBegin(StoreOp& op, BeginOp& begin,
 }
 
 RocksDbWriter::Decided RocksDbWriter::evaluateCommit(StoreOp& op, CommitOp& commit, const Now& now,
-                                                   Batch& batch) {
+                                                     Batch& batch) {
   Group depends = batch.groupOf(commit.key);
   auto lease = leases_.find(commit.key);
   CommitDecision decision =
       decideCommit(lease == leases_.end() ? nullptr : &lease->second, commit.token,
-                    std::move(commit.response), commit.ttl, now.wall_ms);
+                   std::move(commit.response), commit.ttl, now.wall_ms);
   if (decision.record) {
     leases_.erase(lease);
     depends = batch.put(commit.key, std::move(*decision.record), Group::kCommits);
@@ -169,7 +170,7 @@ RocksDbWriter::Decided RocksDbWriter::evaluateCommit(StoreOp& op, CommitOp& comm
 }
 
 RocksDbWriter::Decided RocksDbWriter::evaluateRelease(StoreOp& op, ReleaseOp& release,
-                                                    Batch& batch) {
+                                                      Batch& batch) {
   Group depends = batch.groupOf(release.key);
   auto lease = leases_.find(release.key);
   if (decideRelease(lease == leases_.end() ? nullptr : &lease->second, release.token)) {
@@ -224,8 +225,8 @@ void RocksDbWriter::writeAndComplete(Batch& batch, Group group, std::vector<Deci
 void RocksDbWriter::dropAbandonedLeases(std::chrono::steady_clock::time_point now) {
   if (now - last_sweep_ < kSweepInterval) return;
   last_sweep_ = now;
-  std::erase_if(leases_,
-                [&](const auto& entry) { return entry.second.deadline + kAbandonedLeaseAge < now; });
+  std::erase_if(
+      leases_, [&](const auto& entry) { return entry.second.deadline + kAbandonedLeaseAge < now; });
 }
 
 }  // namespace dedup

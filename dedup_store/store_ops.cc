@@ -1,7 +1,9 @@
 #include "dedup_store/store_ops.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <type_traits>
 #include <utility>
 
 #include "common/event_loop.h"
@@ -11,9 +13,8 @@ namespace {
 
 template <typename Callback, typename Result>
 void postCallback(LoopChannel& channel, Callback done, Result result) {
-  channel.post([done = std::move(done), result = std::move(result)]() mutable {
-    done(std::move(result));
-  });
+  channel.post(
+      [done = std::move(done), result = std::move(result)]() mutable { done(std::move(result)); });
 }
 
 template <typename T>

@@ -11,7 +11,7 @@
 namespace dedup {
 namespace {
 
-Status bad(std::string what, std::string_view text) {
+Status bad(const std::string& what, std::string_view text) {
   return Status::InvalidArgument(what + " ('" + std::string(text) + "')");
 }
 

@@ -35,7 +35,7 @@ struct Setting {
   std::function<Status(std::string_view text, Config& config)> apply;
 };
 
-Status badValue(std::string what, std::string_view text) {
+Status badValue(const std::string& what, std::string_view text) {
   return Status::InvalidArgument(what + " ('" + std::string(text) + "')");
 }
 
@@ -69,6 +69,8 @@ Setting durationSetting(std::string key, std::string help, milliseconds Config::
           [field, zero_allowed](std::string_view text, Config& c) -> Status {
             StatusOr<milliseconds> d = parseDuration(text);
             if (!d.ok()) return d.status();
+            // Several large units can add up past what milliseconds hold.
+            if (d->count() < 0) return badValue("is too long", text);
             if (!zero_allowed && d->count() == 0) return badValue("must be more than 0", text);
             c.*field = *d;
             return Status::OK();
@@ -88,7 +90,7 @@ Setting sizeSetting(std::string key, std::string help, uint64_t Config::*field) 
 }
 
 Setting countSetting(std::string key, std::string help, int Config::*field, int min, int max,
-                     std::string range_text) {
+                     const std::string& range_text) {
   return {std::move(key), "N", std::move(help),
           [field](const Config& c) { return std::to_string(c.*field); },
           [=](std::string_view text, Config& c) -> Status {
@@ -114,19 +116,27 @@ Setting textSetting(std::string key, std::string value_name, std::string help,
           }};
 }
 
-// One of `choices`; `set` receives the index of the one given.
-Setting choiceSetting(std::string key, std::string help, std::vector<std::string> choices,
-                      std::function<size_t(const Config&)> current,
-                      std::function<void(Config&, size_t)> set) {
-  std::string value_name;
-  for (const std::string& choice : choices) value_name += (value_name.empty() ? "" : "|") + choice;
-  return {std::move(key), value_name, std::move(help),
-          [choices, current](const Config& c) { return choices[current(c)]; },
-          [choices, value_name, set](std::string_view text, Config& c) -> Status {
-            const auto it = std::find(choices.begin(), choices.end(), text);
-            if (it == choices.end()) return badValue("must be one of " + value_name, text);
-            set(c, static_cast<size_t>(it - choices.begin()));
-            return Status::OK();
+// One of a few names, each standing for a value of the field.
+template <typename T>
+Setting choiceSetting(std::string key, std::string value_name, std::string help, T Config::*field,
+                      std::vector<std::pair<std::string, T>> choices) {
+  std::string listed;
+  for (const auto& choice : choices) listed += (listed.empty() ? "" : ", ") + choice.first;
+  return {std::move(key), std::move(value_name), std::move(help),
+          [field, choices](const Config& c) {
+            for (const auto& [name, value] : choices) {
+              if (c.*field == value) return name;
+            }
+            return std::string();
+          },
+          [field, choices, listed](std::string_view text, Config& c) -> Status {
+            for (const auto& [name, value] : choices) {
+              if (name == text) {
+                c.*field = value;
+                return Status::OK();
+              }
+            }
+            return badValue("must be one of " + listed, text);
           }};
 }
 
@@ -142,8 +152,7 @@ std::vector<Setting> makeSettings() {
                  return Status::OK();
                }});
   for (const auto& [key, help, field] :
-       {std::tuple{"listen", "where senders connect: HOST:PORT, [IPV6]:PORT, :PORT",
-                   &Config::listen},
+       {std::tuple{"listen", "senders connect here", &Config::listen},
         std::tuple{"admin", "/metrics, /healthz, /readyz", &Config::admin}}) {
     const auto address = field;
     s.push_back({key, "ADDR", help, [address](const Config& c) { return (c.*address).toString(); },
@@ -154,12 +163,10 @@ std::vector<Setting> makeSettings() {
                    return Status::OK();
                  }});
   }
-  s.push_back(textSetting("store", "URI", "rocksdb:PATH or redis://[user:pass@]host:port[/db]",
-                          &Config::store));
-  s.push_back(textSetting(
-      "key", "SPEC", "header:NAME, cloudevents, json:/pointer, body-sha256 or a provider preset",
-      &Config::key));
-  s.push_back({"require_key", "true|false", "answer 400 to a request without a key",
+  s.push_back(textSetting("store", "URI", "where keys are remembered", &Config::store));
+  s.push_back(textSetting("key", "SPEC", "what identifies a delivery", &Config::key));
+  // A bare flag on the command line; "true" or "false" in the environment and the file.
+  s.push_back({"require_key", "", "400 to a request without a key (env, file: true|false)",
                [](const Config& c) { return std::string(c.require_key ? "true" : "false"); },
                [](std::string_view text, Config& c) -> Status {
                  if (text == "true") {
@@ -173,29 +180,20 @@ std::vector<Setting> makeSettings() {
                }});
   s.push_back(
       durationSetting("ttl", "how long a committed key is remembered", &Config::ttl, false));
-  s.push_back(durationSetting("lease", "how long an in-flight delivery holds its key",
-                              &Config::lease, false));
+  s.push_back(durationSetting("lease", "how long a delivery holds its key", &Config::lease, false));
   s.back().show_default = [](const Config&) { return std::string("upstream-timeout + 5s"); };
   s.push_back(durationSetting("upstream_timeout", "the app's whole answer must arrive in it",
                               &Config::upstream_timeout, false));
-  s.push_back(choiceSetting(
-      "upstream_timeout_policy",
-      "on upstream timeout: release the key, or hold it until the lease ends", {"release", "hold"},
-      [](const Config& c) {
-        return c.upstream_timeout_policy == UpstreamTimeoutPolicy::kHold ? 1u : 0u;
-      },
-      [](Config& c, size_t i) {
-        c.upstream_timeout_policy =
-            i == 1 ? UpstreamTimeoutPolicy::kHold : UpstreamTimeoutPolicy::kRelease;
-      }));
-  s.push_back(choiceSetting(
-      "on_store_error", "when the store fails: answer 503, or forward without dedup",
-      {"fail-closed", "fail-open"},
-      [](const Config& c) { return c.on_store_error == StoreErrorPolicy::kFailOpen ? 1u : 0u; },
-      [](Config& c, size_t i) {
-        c.on_store_error = i == 1 ? StoreErrorPolicy::kFailOpen : StoreErrorPolicy::kFailClosed;
-      }));
-  s.push_back(countSetting("workers", "worker threads; 0: one per available CPU (cgroup quota too)",
+  s.push_back(choiceSetting<UpstreamTimeoutPolicy>(
+      "upstream_timeout_policy", "POLICY", "on upstream timeout: release the key, or hold it",
+      &Config::upstream_timeout_policy,
+      {{"release", UpstreamTimeoutPolicy::kRelease}, {"hold", UpstreamTimeoutPolicy::kHold}}));
+  s.push_back(choiceSetting<StoreErrorPolicy>("on_store_error", "POLICY",
+                                              "fail-closed (answer 503) or fail-open (no dedup)",
+                                              &Config::on_store_error,
+                                              {{"fail-closed", StoreErrorPolicy::kFailClosed},
+                                               {"fail-open", StoreErrorPolicy::kFailOpen}}));
+  s.push_back(countSetting("workers", "worker threads; 0: one per CPU (cgroup quota counted)",
                            &Config::workers, 0, 256, "from 0 (one per CPU) to 256"));
   s.push_back(sizeSetting("max_stored_body", "longer app bodies are not replayed",
                           &Config::max_stored_body));
@@ -211,20 +209,12 @@ std::vector<Setting> makeSettings() {
                               &Config::drain_timeout, true));
   s.push_back(countSetting("upstream_max_connections", "connections to the app per worker",
                            &Config::upstream_max_connections, 1, 1'000'000, "from 1 to 1000000"));
-  s.push_back(choiceSetting(
-      "log_level", "", {"debug", "info", "warn", "error"},
-      [](const Config& c) -> size_t {
-        const std::string_view levels[] = {"debug", "info", "warn", "error"};
-        return static_cast<size_t>(std::find(levels, levels + 4, c.log_level) - levels);
-      },
-      [](Config& c, size_t i) {
-        const char* levels[] = {"debug", "info", "warn", "error"};
-        c.log_level = levels[i];
-      }));
-  s.push_back(choiceSetting(
-      "log_format", "", {"logfmt", "json"},
-      [](const Config& c) { return c.log_format == "json" ? 1u : 0u; },
-      [](Config& c, size_t i) { c.log_format = i == 1 ? "json" : "logfmt"; }));
+  s.push_back(choiceSetting<std::string>(
+      "log_level", "LEVEL", "debug, info, warn or error", &Config::log_level,
+      {{"debug", "debug"}, {"info", "info"}, {"warn", "warn"}, {"error", "error"}}));
+  s.push_back(choiceSetting<std::string>("log_format", "FORMAT", "logfmt or json",
+                                         &Config::log_format,
+                                         {{"logfmt", "logfmt"}, {"json", "json"}}));
   return s;
 }
 
@@ -240,7 +230,7 @@ std::string helpText() {
     std::string text = s.help;
     const std::string def = s.show_default(defaults);
     if (!def.empty()) text += (text.empty() ? "[" : " [") + def + "]";
-    rows.emplace_back(flagName(s.key) + " " + s.value_name, text);
+    rows.emplace_back(flagName(s.key) + (s.value_name.empty() ? "" : " ") + s.value_name, text);
   }
   rows.emplace_back("--config FILE",
                     "YAML file with settings (keys as below: foo_bar for --foo-bar)");
@@ -255,7 +245,7 @@ std::string helpText() {
       "\n"
       "Options [default]:\n";
   for (const auto& [flag, text] : rows) {
-    out += "  " + flag + std::string(width - flag.size() + 2, ' ') + text + "\n";
+    out += "  " + flag + std::string(width + 2 - flag.size(), ' ') + text + "\n";
   }
   out +=
       "\n"
@@ -263,7 +253,10 @@ std::string helpText() {
       "or by the key foo_bar in the YAML file (--config or DEDUP_PROXY_CONFIG).\n"
       "Flags beat the environment, the environment beats the file.\n"
       "DURATION: 250ms, 30s, 5m, 24h, 7d, 1h30m (a bare number is seconds).\n"
-      "SIZE: 1024, 64KiB, 8MiB, 1GiB (a bare number is bytes).\n";
+      "SIZE: 1024, 64KiB, 8MiB, 1GiB (a bare number is bytes).\n"
+      "ADDR: HOST:PORT, [IPV6]:PORT, or :PORT for all interfaces; port 0 picks a free port.\n"
+      "URI: rocksdb:PATH or redis://[USER:PASS@]HOST:PORT[/DB].\n"
+      "SPEC: header:NAME, cloudevents, json:/POINTER, body-sha256, or a provider preset.\n";
   return out;
 }
 
@@ -337,10 +330,11 @@ Status loadFile(const std::string& path, const std::string& source,
                                      "')");
     }
     if (!entry.second.IsScalar()) {
-      return Status::InvalidArgument(label(key, path) + ": must be a single value, not a " +
-                                     (entry.second.IsNull() ? "missing one" : "list or map") +
-                                     " (line " + std::to_string(entry.second.Mark().line + 1) +
-                                     ")");
+      const std::string line = std::to_string(entry.first.Mark().line + 1);
+      return Status::InvalidArgument(
+          label(key, path) + ": " +
+          (entry.second.IsNull() ? "has no value" : "must be a single value, not a list or map") +
+          " (line " + line + ")");
     }
     values[*index] = Sourced{entry.second.Scalar(), path};
   }
@@ -403,8 +397,8 @@ StatusOr<ConfigResult> loadConfig(const std::vector<std::string>& args,
     return result;
   }
   if (!app.remaining().empty()) {
-    const std::string& extra = app.remaining().front();
-    if (extra.rfind("-", 0) != 0) {
+    const std::string extra = app.remaining().front();
+    if (extra.rfind('-', 0) != 0) {
       return badValue("command line: unexpected argument, settings are --flags", extra);
     }
     // --upstream_timeout: a YAML key used as a flag.

@@ -19,7 +19,7 @@
 namespace dedup::http1 {
 
 struct DecodeLimits {
-  size_t max_header_bytes = 64 * 1024;     // request line + headers; over → 431
+  size_t max_header_bytes = 64 * 1024;      // request line + headers; over → 431
   size_t max_body_bytes = 8 * 1024 * 1024;  // decoded body; over → 413
 };
 

@@ -256,9 +256,9 @@ class Proxy:
     # -- lifecycle ---------------------------------------------------------
 
     def command(self):
-        return [
-            str(self.binary),
-            "--upstream", self.upstream_url,
+        """The command line of a run; no --upstream flag when upstream_url is None."""
+        upstream = ["--upstream", self.upstream_url] if self.upstream_url is not None else []
+        return [str(self.binary)] + upstream + [
             "--listen", "127.0.0.1:0",
             "--admin", "127.0.0.1:0",
             "--store", "rocksdb:%s" % self.data_dir,
@@ -275,7 +275,9 @@ class Proxy:
         self.runs.append((self.process, log))
         match = log.wait_for(LISTENING.pattern, timeout)
         if match is None:
-            self._fail_start("no 'msg=listening' line within %.0fs" % timeout)
+            if self.process.poll() is not None:
+                self._fail_start("it exited before logging msg=listening")
+            self._fail_start("no msg=listening line within %.0fs" % timeout)
         line = match.string
         proxy_addr, admin_addr = PROXY_ADDR.search(line), ADMIN_ADDR.search(line)
         if not proxy_addr or not admin_addr:

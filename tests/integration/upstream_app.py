@@ -2,7 +2,7 @@
 """A scriptable webhook consumer ("upstream") for the integration tests.
 
 Started as a subprocess by the fixtures: it listens on 127.0.0.1, port 0 (or
-argv[1]), and prints its port as the first line of stdout.
+--port N), and prints its port as the first line of stdout.
 
 Every request is recorded the moment its body has been read (before any
 delay), and its completion is recorded separately once the answer is written
@@ -24,6 +24,7 @@ Control endpoints (never recorded):
 Bodies in the record are latin-1 decoded strings, so they map 1:1 to bytes.
 """
 
+import argparse
 import json
 import sys
 import threading
@@ -243,8 +244,10 @@ class Server(ThreadingHTTPServer):
 
 
 def main():
-    port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
-    server = Server(("127.0.0.1", port), Handler)
+    parser = argparse.ArgumentParser(description="Scriptable upstream app for the tests.")
+    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free)")
+    args = parser.parse_args()
+    server = Server(("127.0.0.1", args.port), Handler)
     print(server.server_address[1], flush=True)
     try:
         server.serve_forever(poll_interval=0.1)

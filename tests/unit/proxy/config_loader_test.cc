@@ -152,7 +152,8 @@ std::string envOf(std::string key) {
 TEST(LoadConfig, EachSettingAsFlag) {
   for (const SettingCase& c : settingCases()) {
     SCOPED_TRACE(c.key);
-    c.check(loadOk({kUpstream, flagOf(c.key), c.value}));
+    // --require-key is a flag: its value can only follow "=".
+    if (std::string(c.key) != "require_key") c.check(loadOk({kUpstream, flagOf(c.key), c.value}));
     c.check(loadOk({kUpstream, flagOf(c.key) + "=" + c.value}));
   }
 }
@@ -160,8 +161,9 @@ TEST(LoadConfig, EachSettingAsFlag) {
 TEST(LoadConfig, EachSettingAsEnvironmentVariable) {
   for (const SettingCase& c : settingCases()) {
     SCOPED_TRACE(c.key);
-    c.check(loadOk({}, {"DEDUP_PROXY_UPSTREAM=http://127.0.0.1:3000", "HOME=/root",
-                        envOf(c.key) + "=" + c.value}));
+    // The first of two entries wins, as with getenv().
+    c.check(loadOk({}, {envOf(c.key) + "=" + c.value, "HOME=/root",
+                        "DEDUP_PROXY_UPSTREAM=http://127.0.0.1:3000"}));
   }
 }
 
@@ -276,6 +278,9 @@ TEST(LoadConfig, ErrorsNameKeyValueAndSource) {
        "ttl (from DEDUP_PROXY_TTL): '3x' is not a duration (use e.g. 250ms, 30s, 5m, 24h, 7d)"},
       {{kUpstream, "--ttl"}, {}, "ttl: '' is not a duration (use e.g. 250ms, 30s, 5m, 24h, 7d)"},
       {{kUpstream, "--ttl=0s"}, {}, "ttl: must be more than 0 ('0s')"},
+      {{kUpstream, "--ttl=106751991167d106751991167d"},
+       {},
+       "ttl: is too long ('106751991167d106751991167d')"},
       {{kUpstream, "--lease=0"}, {}, "lease: must be more than 0 ('0')"},
       {{kUpstream, "--upstream-timeout=0ms"}, {}, "upstream_timeout: must be more than 0 ('0ms')"},
       {{kUpstream, "--header-timeout=0"}, {}, "header_timeout: must be more than 0 ('0')"},
@@ -309,14 +314,14 @@ TEST(LoadConfig, ErrorsNameKeyValueAndSource) {
        "require_key (from DEDUP_PROXY_REQUIRE_KEY): must be true or false ('1')"},
       {{kUpstream, "--log-level=trace"},
        {},
-       "log_level: must be one of debug|info|warn|error ('trace')"},
-      {{kUpstream, "--log-format=text"}, {}, "log_format: must be one of logfmt|json ('text')"},
+       "log_level: must be one of debug, info, warn, error ('trace')"},
+      {{kUpstream, "--log-format=text"}, {}, "log_format: must be one of logfmt, json ('text')"},
       {{kUpstream, "--on-store-error=ignore"},
        {},
-       "on_store_error: must be one of fail-closed|fail-open ('ignore')"},
+       "on_store_error: must be one of fail-closed, fail-open ('ignore')"},
       {{kUpstream, "--upstream-timeout-policy=retry"},
        {},
-       "upstream_timeout_policy: must be one of release|hold ('retry')"},
+       "upstream_timeout_policy: must be one of release, hold ('retry')"},
       {{kUpstream, "--store="}, {}, "store: must not be empty ('')"},
       {{kUpstream, "--key="}, {}, "key: must not be empty ('')"},
       {{kUpstream, "--listen=8080"},
@@ -359,7 +364,7 @@ TEST(LoadConfig, FileErrorsNameTheFile) {
        "('upstream-timeout')"},
       {"config: other.yaml\n", "config (from PATH): unknown key, see --help ('config')"},
       {"ttl: [1h, 2h]\n", "ttl (from PATH): must be a single value, not a list or map (line 1)"},
-      {"ttl:\n", "ttl (from PATH): must be a single value, not a missing one (line 1)"},
+      {"ttl:\n", "ttl (from PATH): has no value (line 1)"},
       {"ttl: 1h\n  bad: [\n", "config: cannot parse PATH: line 2, column 6: illegal map value"},
       {"- ttl\n", "config: cannot parse PATH: expected a map of settings (e.g. ttl: 24h)"},
       {"workers: 1000\n",
@@ -412,6 +417,11 @@ TEST(LoadConfig, HelpListsEveryFlagWithDefaultAndEnvRule) {
       EXPECT_NE(help.find(text), std::string::npos) << text;
     }
     EXPECT_EQ(help.back(), '\n');
+    size_t line_start = 0;
+    for (size_t end; (end = help.find('\n', line_start)) != std::string::npos;
+         line_start = end + 1) {
+      EXPECT_LE(end - line_start, 100u) << help.substr(line_start, end - line_start);
+    }
   }
 }
 
