@@ -142,7 +142,7 @@ int Server::run() {
     LOG_ERROR("store flush failed at shutdown", {"error", closed.ToString()});
     return kExitRuntimeError;
   }
-  LOG_INFO("stopped", {});
+  LOG_INFO("stopped");
   return 0;
 }
 

@@ -5,7 +5,7 @@
 # summary of all tests run.
 set -uo pipefail
 
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 repo_root="$(pwd)"
 log_dir="$(mktemp -d)"
 trap 'rm -rf "$log_dir"' EXIT

@@ -1,5 +1,7 @@
 #include "proxy/http1/header_section_parser.h"
 
+#include <limits>
+
 #include "proxy/http1/invariant.h"
 #include "proxy/http1/syntax.h"
 
@@ -11,12 +13,13 @@ HeaderSectionParser* self(http_parser* parser) {
 }
 
 bool parseContentLength(std::string_view value, uint64_t& out) {
-  // 19 digits always fit in 64 bits; longer values are far beyond any limit.
-  if (value.empty() || value.size() > 19) return false;
+  if (value.empty()) return false;
   uint64_t n = 0;
   for (char c : value) {
     if (c < '0' || c > '9') return false;
-    n = n * 10 + static_cast<uint64_t>(c - '0');
+    const auto digit = static_cast<uint64_t>(c - '0');
+    if (n > (std::numeric_limits<uint64_t>::max() - digit) / 10) return false;
+    n = n * 10 + digit;
   }
   out = n;
   return true;
@@ -52,6 +55,7 @@ void HeaderSectionParser::start(std::string_view start_line, Headers* headers, s
   previous_ = '\n';
   field_open_ = false;
   in_value_ = false;
+  field_finished_ = false;
   keep_alive_ = false;
   state_ = State::kNeedMore;
   summary_ = HeaderSummary{};
@@ -69,16 +73,17 @@ size_t HeaderSectionParser::parse(std::string_view data) {
     return 0;
   }
   const std::string_view slice = data.substr(0, room);
+  input_end_ = slice.data() + slice.size();
   size_t consumed = http_parser_execute(&parser_, &settings_, slice.data(), slice.size());
   const http_errno err = HTTP_PARSER_ERRNO(&parser_);
   // Paused in on_headers_complete, http-parser stands on the byte that ended
   // the section (the LF of the final CRLF, or, non-strict, any byte there).
   if (err == HPE_PAUSED && consumed < slice.size()) ++consumed;
-  // Line ends are checked over what http-parser accepted; a problem found
+  // Bytes are checked over what http-parser accepted; a problem found
   // there explains the message better than what it caused downstream (a
   // folded line seen as a field name with a space), so it wins, and the
   // reason does not depend on how the bytes were split.
-  const char* line_error = checkLineEnds(slice.substr(0, consumed));
+  const char* line_error = checkBytes(slice.substr(0, consumed));
   if (line_error != nullptr) {
     state_ = State::kError;
     error_ = DecodeError{400, line_error};
@@ -104,10 +109,20 @@ int HeaderSectionParser::fieldName(std::string_view piece) {
   // A name arrives in several pieces when it spans parse() calls; a value
   // (even an empty one: http-parser reports it with length 0) ends it.
   if (!field_open_ || in_value_) {
-    if (field_open_ && !finishField()) return -1;
+    if (field_open_ && !field_finished_ && !finishField()) return -1;
     headers_->entries().emplace_back();
     field_open_ = true;
     in_value_ = false;
+    field_finished_ = false;
+  }
+  // Non-strict http-parser lets spaces through. Checked piece by piece, with
+  // http-parser's own words for other bad bytes, so that the error does not
+  // depend on where the bytes were split.
+  for (char c : piece) {
+    if (!isTokenChar(c)) {
+      fail(400, "invalid character in header section");
+      return -1;
+    }
   }
   headers_->entries().back().name.append(piece);
   return 0;
@@ -120,12 +135,19 @@ int HeaderSectionParser::fieldValue(std::string_view piece) {
   }
   in_value_ = true;
   headers_->entries().back().value.append(piece);
+  // A piece that stops short of the end of the input stopped at the end of
+  // its line: the field is finished and checked now, at the same byte
+  // however the input was split (not when the next name shows up).
+  if (!field_finished_ && piece.data() + piece.size() < input_end_) {
+    field_finished_ = true;
+    if (!finishField()) return -1;
+  }
   return 0;
 }
 
 int HeaderSectionParser::headersComplete() {
   if (field_open_) {
-    if (!finishField()) return -1;
+    if (!field_finished_ && !finishField()) return -1;
     field_open_ = false;
   }
   keep_alive_ = http_should_keep_alive(&parser_) != 0;
@@ -144,7 +166,7 @@ bool HeaderSectionParser::finishField() {
   while (begin < value.size() && isOws(value[begin])) ++begin;
   if (begin > 0) value.erase(0, begin);
 
-  if (!isToken(field.name)) {
+  if (field.name.empty()) {
     fail(400, "invalid header field name");
     return false;
   }
@@ -192,9 +214,14 @@ bool HeaderSectionParser::finishField() {
   return true;
 }
 
-const char* HeaderSectionParser::checkLineEnds(std::string_view bytes) {
+const char* HeaderSectionParser::checkBytes(std::string_view bytes) {
   char previous = previous_;
   for (char c : bytes) {
+    // http-parser misses control bytes at the start of a value ("X:\0").
+    const auto u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && c != '\t' && c != '\r' && c != '\n') || u == 0x7f) {
+      return "invalid character in header section";
+    }
     if (previous == '\r' && c != '\n') return "bare CR in header section";
     if (c == '\n' && previous != '\r') return "bare LF in header section";
     if (previous == '\n' && isOws(c)) {
@@ -223,12 +250,20 @@ void HeaderSectionParser::failFromParser() {
       break;
     case HPE_UNEXPECTED_CONTENT_LENGTH: {
       // Raised at the second Content-Length name or at the end of the
-      // section, before the pending field is finished.
-      const bool pending_te =
-          field_open_ && equalsLower(headers_->entries().back().name, "transfer-encoding");
-      fail(400, summary_.transfer_encoding || pending_te
-                    ? "both Content-Length and Transfer-Encoding"
-                    : "duplicate Content-Length");
+      // section, before the pending field is finished. http-parser 2.9.4 also
+      // raises it for any field whose name merely starts with
+      // "Transfer-Encoding" ("Transfer-Encodings: x") next to a
+      // Content-Length: such a request is rejected too.
+      const std::string* pending = field_open_ ? &headers_->entries().back().name : nullptr;
+      if (summary_.transfer_encoding ||
+          (pending != nullptr && equalsLower(*pending, "transfer-encoding"))) {
+        fail(400, "both Content-Length and Transfer-Encoding");
+      } else if (summary_.content_length_count > 0 && pending != nullptr && !field_finished_ &&
+                 equalsLower(*pending, "content-length")) {
+        fail(400, "duplicate Content-Length");
+      } else {
+        fail(400, "Content-Length with a field named Transfer-Encoding*");
+      }
       break;
     }
     case HPE_INVALID_HEADER_TOKEN:

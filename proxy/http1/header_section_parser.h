@@ -67,8 +67,8 @@ class HeaderSectionParser {
   int fieldValue(std::string_view piece);
   int headersComplete();
   bool finishField();
-  // Returns why `bytes` break the CRLF rules, or nullptr.
-  const char* checkLineEnds(std::string_view bytes);
+  // Returns why `bytes` break the CRLF rules or hold a control byte, or nullptr.
+  const char* checkBytes(std::string_view bytes);
   void fail(int status, std::string_view reason);
   void failFromParser();
 
@@ -78,9 +78,11 @@ class HeaderSectionParser {
   Headers* headers_ = nullptr;
   size_t max_bytes_ = 0;
   size_t used_ = 0;
-  char previous_ = '\n';  // the byte before the next one to check, across parse() calls
+  char previous_ = '\n';             // the byte before the next one to check, across parse() calls
+  const char* input_end_ = nullptr;  // of the bytes given to http-parser now
   bool field_open_ = false;
   bool in_value_ = false;
+  bool field_finished_ = false;  // checked; later value pieces are obs-fold
   bool keep_alive_ = false;
   State state_ = State::kNeedMore;
   HeaderSummary summary_;

@@ -9,8 +9,12 @@
 
 namespace dedup::http1 {
 
+// Framing is the writer's: Content-Length, Transfer-Encoding and Connection
+// fields of the message are never copied.
+//
 // Appends "METHOD target HTTP/1.1", the headers, Content-Length (for a body
-// or a method that carries one) and the body.
+// or a method that carries one), "Connection: close" when
+// !request.keep_alive, and the body.
 void writeRequest(const Request& request, std::string& out);
 // Appends the status line, headers, Content-Length (except for 1xx, 204 and
 // 304, and when `head_request` is set the body is left out), and the body.

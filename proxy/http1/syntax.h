@@ -22,14 +22,6 @@ inline constexpr std::array<bool, 256> kTokenChars = [] {
 
 inline bool isTokenChar(char c) { return kTokenChars[static_cast<unsigned char>(c)]; }
 
-inline bool isToken(std::string_view s) {
-  if (s.empty()) return false;
-  for (char c : s) {
-    if (!isTokenChar(c)) return false;
-  }
-  return true;
-}
-
 inline bool isOws(char c) { return c == ' ' || c == '\t'; }
 
 inline std::string_view trimOws(std::string_view s) {

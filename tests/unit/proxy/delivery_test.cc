@@ -93,8 +93,8 @@ class DeliveryTest : public ::testing::Test {
   }
 
   void deliver(Request request) {
-    auto delivery = std::make_shared<Delivery>(context_, route_, std::move(request), sink_, 0,
-                                               "10.0.0.9");
+    auto delivery =
+        std::make_shared<Delivery>(context_, route_, std::move(request), sink_, 0, "10.0.0.9");
     delivery->start();
   }
 
