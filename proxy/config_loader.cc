@@ -69,8 +69,6 @@ Setting durationSetting(std::string key, std::string help, milliseconds Config::
           [field, zero_allowed](std::string_view text, Config& c) -> Status {
             StatusOr<milliseconds> d = parseDuration(text);
             if (!d.ok()) return d.status();
-            // Several large units can add up past what milliseconds hold.
-            if (d->count() < 0) return badValue("is too long", text);
             if (!zero_allowed && d->count() == 0) return badValue("must be more than 0", text);
             c.*field = *d;
             return Status::OK();

@@ -280,7 +280,7 @@ TEST(LoadConfig, ErrorsNameKeyValueAndSource) {
       {{kUpstream, "--ttl=0s"}, {}, "ttl: must be more than 0 ('0s')"},
       {{kUpstream, "--ttl=106751991167d106751991167d"},
        {},
-       "ttl: is too long ('106751991167d106751991167d')"},
+       "ttl: '106751991167d106751991167d' is not a duration (use e.g. 250ms, 30s, 5m, 24h, 7d)"},
       {{kUpstream, "--lease=0"}, {}, "lease: must be more than 0 ('0')"},
       {{kUpstream, "--upstream-timeout=0ms"}, {}, "upstream_timeout: must be more than 0 ('0ms')"},
       {{kUpstream, "--header-timeout=0"}, {}, "header_timeout: must be more than 0 ('0')"},
