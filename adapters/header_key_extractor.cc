@@ -9,8 +9,8 @@ ExtractedKey HeaderKeyExtractor::extract(const Request& request) const {
   const std::string* value = request.headers.find(header_name_);
   if (value == nullptr || value->empty()) return ExtractedKey::missing();
   if (value->size() > kMaxKeyLength) {
-    return ExtractedKey::invalid(header_name_ + " is longer than " +
-                                 std::to_string(kMaxKeyLength) + " bytes");
+    return ExtractedKey::invalid(header_name_ + " is longer than " + std::to_string(kMaxKeyLength) +
+                                 " bytes");
   }
   for (unsigned char c : *value) {
     // Visible ASCII only: a key is echoed back in the Dedup-Key header.

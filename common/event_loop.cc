@@ -3,8 +3,8 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 
 namespace dedup {
 namespace {

@@ -40,8 +40,8 @@ class Headers {
 bool equalsIgnoreCase(std::string_view a, std::string_view b);
 
 struct Request {
-  std::string method;  // "POST"
-  std::string target;  // origin-form: "/path?query"
+  std::string method;     // "POST"
+  std::string target;     // origin-form: "/path?query"
   int version_minor = 1;  // HTTP/1.<version_minor>
   Headers headers;
   std::string body;

@@ -26,9 +26,9 @@ bool parseFormat(std::string_view name, Format* format);
 
 }  // namespace dedup::log
 
-#define DEDUP_LOG(level, msg, ...)                                                           \
-  do {                                                                                       \
-    if (::dedup::log::enabled(level)) ::dedup::log::write(level, msg, {__VA_ARGS__});        \
+#define DEDUP_LOG(level, msg, ...)                                                    \
+  do {                                                                                \
+    if (::dedup::log::enabled(level)) ::dedup::log::write(level, msg, {__VA_ARGS__}); \
   } while (0)
 #define LOG_DEBUG(msg, ...) DEDUP_LOG(::dedup::log::Level::kDebug, msg, __VA_ARGS__)
 #define LOG_INFO(msg, ...) DEDUP_LOG(::dedup::log::Level::kInfo, msg, __VA_ARGS__)

@@ -14,7 +14,15 @@ namespace dedup {
 
 class Status {
  public:
-  enum class Code { kOk, kNotFound, kInvalidArgument, kIOError, kUnavailable, kTimeout, kCorruption };
+  enum class Code {
+    kOk,
+    kNotFound,
+    kInvalidArgument,
+    kIOError,
+    kUnavailable,
+    kTimeout,
+    kCorruption
+  };
 
   Status() = default;
   static Status OK() { return Status(); }

@@ -71,10 +71,10 @@ struct BeginResult {
     kMismatch,   // committed, but with another payload fingerprint
   };
   Outcome outcome = Outcome::kNew;
-  LeaseToken token = 0;  // kNew: the lease to commit or release
-  uint32_t attempt = 1;  // kNew: 1, or more when an earlier lease expired
-  std::optional<StoredResponse> response;     // kCommitted
-  std::chrono::milliseconds retry_after{0};   // kInFlight: time left on the lease
+  LeaseToken token = 0;                      // kNew: the lease to commit or release
+  uint32_t attempt = 1;                      // kNew: 1, or more when an earlier lease expired
+  std::optional<StoredResponse> response;    // kCommitted
+  std::chrono::milliseconds retry_after{0};  // kInFlight: time left on the lease
 };
 
 enum class CommitOutcome {
@@ -103,8 +103,8 @@ using DedupStorePtr = std::unique_ptr<DedupStore>;
 
 // Counters a backend keeps about itself, for metrics and benchmarks.
 struct StoreStats {
-  uint64_t commits = 0;                // commits made durable
-  uint64_t syncs = 0;                  // fsyncs (group commit: syncs <= commits)
+  uint64_t commits = 0;                  // commits made durable
+  uint64_t syncs = 0;                    // fsyncs (group commit: syncs <= commits)
   int64_t committed_keys_estimate = -1;  // -1: unknown without a scan
 };
 

@@ -19,7 +19,7 @@ constexpr std::string_view kStoreOpNames[kStoreOpCount] = {"begin", "commit", "r
 
 std::string_view outcomeName(DeliveryOutcome outcome) {
   static constexpr std::string_view kNames[kDeliveryOutcomeCount] = {
-      "forwarded", "replayed",  "in_flight",       "mismatch",    "missing_key", "passthrough",
+      "forwarded",   "replayed",  "in_flight",       "mismatch",    "missing_key", "passthrough",
       "store_error", "app_error", "app_unreachable", "app_timeout", "rejected"};
   return kNames[static_cast<size_t>(outcome)];
 }
@@ -78,7 +78,8 @@ RouteMetrics& Metrics::route(const std::string& name) {
   if (inserted) {
     for (size_t i = 0; i < kDeliveryOutcomeCount; ++i) {
       r.outcomes_[i] = &deliveries_.Add(
-          {{"route", name}, {"outcome", std::string(outcomeName(static_cast<DeliveryOutcome>(i)))}});
+          {{"route", name},
+           {"outcome", std::string(outcomeName(static_cast<DeliveryOutcome>(i)))}});
     }
     r.upstream_duration_ = &upstream_duration_.Add({{"route", name}}, latencyBuckets());
     r.leases_expired_ = &leases_expired_.Add({{"route", name}});

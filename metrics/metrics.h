@@ -61,7 +61,9 @@ class RouteMetrics {
 // Handles for one store.
 class StoreMetrics {
  public:
-  void observe(StoreOp op, double seconds) { durations_[static_cast<size_t>(op)]->Observe(seconds); }
+  void observe(StoreOp op, double seconds) {
+    durations_[static_cast<size_t>(op)]->Observe(seconds);
+  }
   void error(StoreOp op) { errors_[static_cast<size_t>(op)]->Increment(); }
 
  private:

@@ -11,8 +11,8 @@
 namespace dedup {
 
 struct SocketAddress {
-  std::string host;  // "0.0.0.0", "127.0.0.1", "::1" (no brackets)
-  uint16_t port = 0;  // 0: any free port (the bound port is logged)
+  std::string host;              // "0.0.0.0", "127.0.0.1", "::1" (no brackets)
+  uint16_t port = 0;             // 0: any free port (the bound port is logged)
   std::string toString() const;  // "127.0.0.1:8080", "[::1]:8080"
 };
 

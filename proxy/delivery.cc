@@ -15,9 +15,12 @@ bool isAck(int status) { return status >= 200 && status < 300; }
 
 std::string_view upstreamErrorName(UpstreamResult::Kind kind) {
   switch (kind) {
-    case UpstreamResult::Kind::kTimeout: return "timeout";
-    case UpstreamResult::Kind::kBadResponse: return "bad_response";
-    default: return "unreachable";
+    case UpstreamResult::Kind::kTimeout:
+      return "timeout";
+    case UpstreamResult::Kind::kBadResponse:
+      return "bad_response";
+    default:
+      return "unreachable";
   }
 }
 
@@ -48,8 +51,9 @@ void Delivery::start() {
       return;
     case ExtractedKey::Kind::kMissing:
       if (route_.require_key) {
-        answer(DeliveryOutcome::kMissingKey,
-               problemResponse(400, "this route requires a key (" + route_.extractor->spec() + ")"));
+        answer(
+            DeliveryOutcome::kMissingKey,
+            problemResponse(400, "this route requires a key (" + route_.extractor->spec() + ")"));
       } else {
         forward();
       }
@@ -207,21 +211,20 @@ void Delivery::releaseAndAnswer(DeliveryOutcome outcome, Response response, bool
     return;
   }
   const Clock::time_point started = Clock::now();
-  context_.store.release(store_key_, token_,
-                         [self = shared_from_this(), started, outcome,
-                          response = std::move(response)](Status status) mutable {
-                           self->context_.store_metrics.observe(StoreOp::kRelease,
-                                                                secondsSince(started));
-                           self->holds_lease_ = false;
-                           self->route_.metrics->inFlight().Decrement();
-                           if (!status.ok()) {
-                             self->context_.store_metrics.error(StoreOp::kRelease);
-                             LOG_ERROR("release failed; the lease will expire instead",
-                                       {"route", self->route_.name}, {"key", self->key_},
-                                       {"error", status.ToString()});
-                           }
-                           self->answer(outcome, std::move(response));
-                         });
+  context_.store.release(
+      store_key_, token_,
+      [self = shared_from_this(), started, outcome,
+       response = std::move(response)](Status status) mutable {
+        self->context_.store_metrics.observe(StoreOp::kRelease, secondsSince(started));
+        self->holds_lease_ = false;
+        self->route_.metrics->inFlight().Decrement();
+        if (!status.ok()) {
+          self->context_.store_metrics.error(StoreOp::kRelease);
+          LOG_ERROR("release failed; the lease will expire instead", {"route", self->route_.name},
+                    {"key", self->key_}, {"error", status.ToString()});
+        }
+        self->answer(outcome, std::move(response));
+      });
 }
 
 void Delivery::answer(DeliveryOutcome outcome, Response response) {

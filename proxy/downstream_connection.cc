@@ -30,8 +30,8 @@ DownstreamConnection::DownstreamConnection(Worker& worker, int fd, std::string p
     : worker_(worker),
       bev_(bufferevent_socket_new(worker.loop().base(), fd, BEV_OPT_CLOSE_ON_FREE)),
       peer_address_(std::move(peer_address)),
-      decoder_(http1::DecodeLimits{worker.config().max_header_bytes,
-                                   worker.config().max_body_bytes}),
+      decoder_(
+          http1::DecodeLimits{worker.config().max_header_bytes, worker.config().max_body_bytes}),
       header_timer_(worker.loop().createTimer(
           [this] { rejectStream(408, "request headers not received in time"); })),
       resume_timer_(worker.loop().createTimer([this] { readRequests(); })) {}
@@ -103,9 +103,9 @@ void DownstreamConnection::dispatch(Request request) {
   slots_.push_back({id, request.method == "HEAD", request.keep_alive, std::nullopt});
   // Nothing after a "Connection: close" request is read.
   if (!request.keep_alive) reading_stopped_ = true;
-  auto delivery = std::make_shared<Delivery>(worker_.deliveryContext(), worker_.route(),
-                                             std::move(request), weak_from_this(), id,
-                                             peer_address_);
+  auto delivery =
+      std::make_shared<Delivery>(worker_.deliveryContext(), worker_.route(), std::move(request),
+                                 weak_from_this(), id, peer_address_);
   delivery->start();
 }
 

@@ -22,8 +22,8 @@ std::string errnoText() { return std::strerror(errno); }
 StatusOr<int> openListenSocket(const SocketAddress& address, SocketAddress* bound) {
   sockaddr_storage storage{};
   socklen_t length = 0;
-  if (inet_pton(AF_INET, address.host.c_str(),
-                &reinterpret_cast<sockaddr_in&>(storage).sin_addr) == 1) {
+  if (inet_pton(AF_INET, address.host.c_str(), &reinterpret_cast<sockaddr_in&>(storage).sin_addr) ==
+      1) {
     auto& v4 = reinterpret_cast<sockaddr_in&>(storage);
     v4.sin_family = AF_INET;
     v4.sin_port = htons(address.port);
@@ -50,9 +50,9 @@ StatusOr<int> openListenSocket(const SocketAddress& address, SocketAddress* boun
   socklen_t actual_length = sizeof(actual);
   getsockname(fd, reinterpret_cast<sockaddr*>(&actual), &actual_length);
   *bound = address;
-  bound->port = ntohs(actual.ss_family == AF_INET
-                          ? reinterpret_cast<sockaddr_in&>(actual).sin_port
-                          : reinterpret_cast<sockaddr_in6&>(actual).sin6_port);
+  bound->port =
+      ntohs(actual.ss_family == AF_INET ? reinterpret_cast<sockaddr_in&>(actual).sin_port
+                                        : reinterpret_cast<sockaddr_in6&>(actual).sin6_port);
   return fd;
 }
 

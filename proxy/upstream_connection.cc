@@ -29,8 +29,7 @@ UpstreamConnection::~UpstreamConnection() {
 
 bool UpstreamConnection::connect() {
   if (bev_ == nullptr) return false;
-  bufferevent_setcb(bev_, &UpstreamConnection::onRead, nullptr, &UpstreamConnection::onEvent,
-                    this);
+  bufferevent_setcb(bev_, &UpstreamConnection::onRead, nullptr, &UpstreamConnection::onEvent, this);
   bufferevent_enable(bev_, EV_READ | EV_WRITE);
   // Connection refused on loopback is reported through onEvent, not here.
   return bufferevent_socket_connect(bev_, reinterpret_cast<const sockaddr*>(&options_.address),
@@ -111,9 +110,9 @@ void UpstreamConnection::onEvent(bufferevent*, short events, void* self) {
   if (events & BEV_EVENT_ERROR) {
     const bool never_connected = connection->state_ == State::kConnecting;
     std::string why = evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR());
-    connection->fail(UpstreamResult::Kind::kUnreachable,
-                     (never_connected ? "cannot connect to the app: " : "app connection error: ") +
-                         why);
+    connection->fail(
+        UpstreamResult::Kind::kUnreachable,
+        (never_connected ? "cannot connect to the app: " : "app connection error: ") + why);
   }
 }
 

@@ -56,13 +56,14 @@ void UpstreamPool::dispatch() {
     }
     Exchange exchange = std::move(waiting_.front());
     waiting_.pop_front();
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(exchange.deadline - now);
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(exchange.deadline - now);
     connection->start(exchange.request, std::max(left, std::chrono::milliseconds(1)),
                       std::move(exchange.done));
   }
   if (!waiting_.empty()) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        waiting_.front().deadline - now);
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(waiting_.front().deadline - now);
     waiting_timer_->arm(std::max(left, std::chrono::milliseconds(1)));
   } else {
     waiting_timer_->disarm();

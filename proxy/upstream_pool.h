@@ -33,7 +33,6 @@ struct UpstreamOptions {
   size_t max_body_bytes = 8 * 1024 * 1024;
 };
 
-
 class UpstreamConnection;
 
 class UpstreamPool : public Upstream {

@@ -22,8 +22,7 @@ constexpr int kAcceptBurst = 64;
 std::string peerAddress(const sockaddr_storage& address) {
   char text[INET6_ADDRSTRLEN] = "unknown";
   if (address.ss_family == AF_INET) {
-    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(address).sin_addr, text,
-              sizeof(text));
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(address).sin_addr, text, sizeof(text));
   } else if (address.ss_family == AF_INET6) {
     inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(address).sin6_addr, text,
               sizeof(text));
@@ -47,10 +46,10 @@ Worker::Worker(const Config& config, const Route& route, StoreBackend& backend, 
         if (!draining_) event_add(accept_event_, nullptr);
       })),
       downstream_connections_(metrics.connections("downstream")) {
-  context_.reset(new DeliveryContext{*store_, *upstream_, metrics_.store(std::string(backend_.name())),
-                                     config_});
-  accept_event_ = event_new(loop_.base(), listen_fd_, EV_READ | EV_PERSIST, &Worker::onAcceptable,
-                            this);
+  context_.reset(new DeliveryContext{*store_, *upstream_,
+                                     metrics_.store(std::string(backend_.name())), config_});
+  accept_event_ =
+      event_new(loop_.base(), listen_fd_, EV_READ | EV_PERSIST, &Worker::onAcceptable, this);
 }
 
 Worker::~Worker() {
@@ -65,7 +64,9 @@ void Worker::start() {
   thread_ = std::thread([this] { loop_.run(); });
 }
 
-void Worker::onAcceptable(int, short, void* self) { static_cast<Worker*>(self)->acceptConnections(); }
+void Worker::onAcceptable(int, short, void* self) {
+  static_cast<Worker*>(self)->acceptConnections();
+}
 
 void Worker::acceptConnections() {
   for (int i = 0; i < kAcceptBurst && !draining_; ++i) {

@@ -111,8 +111,8 @@ namespace dedup {
 namespace {
 
 TEST(ParseDurationEdges, RejectsBareNumbersAfterUnitsAndOverflow) {
-  for (const char* text : {"0s5", "0ms7", "1m30", "99999999999999999d", "3650d1ms",
-                           "18446744073709551615"}) {
+  for (const char* text :
+       {"0s5", "0ms7", "1m30", "99999999999999999d", "3650d1ms", "18446744073709551615"}) {
     EXPECT_FALSE(parseDuration(text).ok()) << text;
   }
   EXPECT_EQ(parseDuration("3650d").value(), std::chrono::hours(24 * 3650));
