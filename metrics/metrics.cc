@@ -70,6 +70,25 @@ Metrics::Metrics(std::string_view version)
                          .Help("Committed keys in the store (an estimate)")
                          .Register(*registry_)
                          .Add({});
+  store_commits_ = &prometheus::BuildCounter()
+                        .Name("dedup_proxy_store_commits_total")
+                        .Help("Commits the dedup store made durable")
+                        .Register(*registry_)
+                        .Add({});
+  store_syncs_ = &prometheus::BuildCounter()
+                      .Name("dedup_proxy_store_syncs_total")
+                      .Help("fsyncs the dedup store made (group commit: fewer than commits)")
+                      .Register(*registry_)
+                      .Add({});
+}
+
+void Metrics::syncStoreTotals(uint64_t commits, uint64_t syncs) {
+  const auto catch_up = [](prometheus::Counter& counter, uint64_t total) {
+    const double behind = static_cast<double>(total) - counter.Value();
+    if (behind > 0) counter.Increment(behind);
+  };
+  catch_up(*store_commits_, commits);
+  catch_up(*store_syncs_, syncs);
 }
 
 RouteMetrics& Metrics::route(const std::string& name) {

@@ -81,6 +81,9 @@ class Metrics {
   StoreMetrics& store(const std::string& name);
   prometheus::Gauge& connections(std::string_view side);  // "downstream" | "upstream"
   prometheus::Gauge& committedKeys() { return *committed_keys_; }
+  // Brings the store's own cumulative counts (durable commits, fsyncs) into
+  // their counters. Called at scrape time, from one thread.
+  void syncStoreTotals(uint64_t commits, uint64_t syncs);
 
   // Prometheus text exposition format of everything registered.
   std::string serialize() const;
@@ -97,6 +100,8 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& store_errors_;
   prometheus::Family<prometheus::Gauge>& connections_;
   prometheus::Gauge* committed_keys_;
+  prometheus::Counter* store_commits_;
+  prometheus::Counter* store_syncs_;
   std::map<std::string, RouteMetrics> routes_;
   std::map<std::string, StoreMetrics> stores_;
 };

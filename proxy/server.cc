@@ -86,6 +86,7 @@ int Server::run() {
   std::atomic<bool> ready{false};
   AdminServer admin(*admin_fd, {[&] {
                                   const StoreStats stats = store.stats();
+                                  metrics.syncStoreTotals(stats.commits, stats.syncs);
                                   if (stats.committed_keys_estimate >= 0) {
                                     metrics.committedKeys().Set(
                                         static_cast<double>(stats.committed_keys_estimate));

@@ -147,6 +147,36 @@ def test_concurrent_duplicate_senders_reach_app_once_per_key(proxy, upstream):
     assert stats["received"] == len(expected)
     assert proxy.running()
 
+    # Every request counted exactly once; every key committed once; fsyncs shared.
+    metrics = scrape_metrics(proxy)
+    outcomes = {labels["outcome"]: value for labels, value in
+                metrics.get("dedup_proxy_deliveries_total", [])}
+    attempts_sent = sum(len(v) for v in results.values())
+    assert outcomes["forwarded"] == len(expected)
+    assert sum(outcomes.values()) >= attempts_sent  # retries after a 409 are requests too
+    assert sum(outcomes.values()) == outcomes["forwarded"] + outcomes["replayed"] + \
+        outcomes["in_flight"]
+    commits = metrics["dedup_proxy_store_commits_total"][0][1]
+    syncs = metrics["dedup_proxy_store_syncs_total"][0][1]
+    assert commits == len(expected)
+    assert 1 <= syncs <= commits
+
+
+def scrape_metrics(proxy):
+    """{family: [(labels, value)]} from the admin port's Prometheus text."""
+    reply = proxy.admin("GET", "/metrics")
+    assert reply.status == 200
+    families = collections.defaultdict(list)
+    for line in reply.body.decode().splitlines():
+        if not line or line.startswith("#"):
+            continue
+        name_labels, value = line.rsplit(" ", 1)
+        name, _, label_text = name_labels.partition("{")
+        labels = dict(part.split("=", 1) for part in label_text.rstrip("}").split(",") if part)
+        labels = {k: v.strip('"') for k, v in labels.items()}
+        families[name].append((labels, float(value)))
+    return families
+
 
 def test_concurrent_curl_senders_reach_app_once_per_key(proxy, upstream, tmp_path):
     rng = random.Random(7)
