@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "dedup_store/open_store.h"
 #include "metrics/metrics.h"
+#include "metrics/process_metrics.h"
 #include "proxy/admin_server.h"
 #include "proxy/cpu_count.h"
 #include "proxy/listen_socket.h"
@@ -82,11 +83,13 @@ int Server::run() {
 
   Metrics metrics(DEDUP_PROXY_VERSION);
   route.metrics = &metrics.route(route.name);
+  ProcessMetrics process_metrics(metrics.registry());
 
   std::atomic<bool> ready{false};
   AdminServer admin(*admin_fd, {[&] {
                                   const StoreStats stats = store.stats();
                                   metrics.syncStoreTotals(stats.commits, stats.syncs);
+                                  process_metrics.update();
                                   if (stats.committed_keys_estimate >= 0) {
                                     metrics.committedKeys().Set(
                                         static_cast<double>(stats.committed_keys_estimate));
