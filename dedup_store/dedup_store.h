@@ -82,9 +82,27 @@ enum class CommitOutcome {
   kLeaseLost,  // the lease expired and another delivery took the key over
 };
 
+// What the admin API shows of one key.
+struct KeyState {
+  enum class Kind { kAbsent, kInFlight, kCommitted };
+  Kind kind = Kind::kAbsent;
+  uint32_t attempt = 0;                     // kInFlight, kCommitted
+  std::chrono::milliseconds lease_left{0};  // kInFlight (0: expired or left by a dead process)
+  int64_t expires_at_ms = 0;                // kCommitted: Unix time in ms
+  int status = 0;                           // kCommitted: the stored answer's status
+};
+
+enum class ForgetOutcome {
+  kForgotten,  // a committed key was removed: its next delivery is processed again
+  kAbsent,     // nothing committed under this key
+  kInFlight,   // a delivery holds the key; nothing changed
+};
+
 using BeginCallback = std::function<void(StatusOr<BeginResult>)>;
 using CommitCallback = std::function<void(StatusOr<CommitOutcome>)>;
 using ReleaseCallback = std::function<void(Status)>;
+using InspectCallback = std::function<void(StatusOr<KeyState>)>;
+using ForgetCallback = std::function<void(StatusOr<ForgetOutcome>)>;
 
 class DedupStore {
  public:
@@ -98,6 +116,18 @@ class DedupStore {
                       std::chrono::milliseconds ttl, CommitCallback done) = 0;
   // in flight with `token` → absent.
   virtual void release(const StoreKey& key, LeaseToken token, ReleaseCallback done) = 0;
+
+  // For the admin key API, off the delivery path. A store that cannot do
+  // these answers InvalidArgument at once (inside the call).
+  virtual void inspect(const StoreKey& key, InspectCallback done) {
+    (void)key;
+    done(Status::InvalidArgument("this store cannot inspect keys"));
+  }
+  // committed → absent (durable before `done`); in flight is left alone.
+  virtual void forget(const StoreKey& key, ForgetCallback done) {
+    (void)key;
+    done(Status::InvalidArgument("this store cannot forget keys"));
+  }
 };
 using DedupStorePtr = std::unique_ptr<DedupStore>;
 

@@ -96,6 +96,14 @@ class RocksDbDedupStore final : public DedupStore {
     queue_.push(std::move(op));
   }
 
+  void inspect(const StoreKey& key, InspectCallback done) override {
+    queue_.push(StoreOp{channel_, InspectOp{key, std::move(done)}});
+  }
+
+  void forget(const StoreKey& key, ForgetCallback done) override {
+    queue_.push(StoreOp{channel_, ForgetOp{key, std::move(done)}});
+  }
+
   void release(const StoreKey& key, LeaseToken token, ReleaseCallback done) override {
     queue_.push(StoreOp{channel_, ReleaseOp{key, token, std::move(done)}});
   }

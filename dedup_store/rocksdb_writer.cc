@@ -118,8 +118,12 @@ RocksDbWriter::Decided RocksDbWriter::evaluate(StoreOp& op, const Now& now, Batc
           return evaluateBegin(op, o, now, batch);
         } else if constexpr (std::is_same_v<Op, CommitOp>) {
           return evaluateCommit(op, o, now, batch);
-        } else {
+        } else if constexpr (std::is_same_v<Op, ReleaseOp>) {
           return evaluateRelease(op, o, batch);
+        } else if constexpr (std::is_same_v<Op, InspectOp>) {
+          return evaluateInspect(op, o, now, batch);
+        } else {
+          return evaluateForget(op, o, now, batch);
         }
       },
       op.op);
@@ -178,6 +182,57 @@ RocksDbWriter::Decided RocksDbWriter::evaluateRelease(StoreOp& op, ReleaseOp& re
     depends = batch.erase(release.key, Group::kLeases);
   }
   return {&op, Status::OK(), depends};
+}
+
+StatusOr<std::optional<StoredRecord>> RocksDbWriter::lookup(const StoreKey& key, Batch& batch) {
+  if (const Batch::Pending* pending = batch.find(key)) return pending->record;
+  return read(key);
+}
+
+RocksDbWriter::Decided RocksDbWriter::evaluateInspect(StoreOp& op, InspectOp& inspect,
+                                                      const Now& now, Batch& batch) {
+  const Group depends = batch.groupOf(inspect.key);
+  KeyState state;
+  if (auto lease = leases_.find(inspect.key); lease != leases_.end()) {
+    state.kind = KeyState::Kind::kInFlight;
+    state.attempt = lease->second.attempt;
+    state.lease_left = std::max(
+        std::chrono::milliseconds(0),
+        std::chrono::duration_cast<std::chrono::milliseconds>(lease->second.deadline - now.steady));
+    return {&op, StatusOr<KeyState>(state), depends};
+  }
+  StatusOr<std::optional<StoredRecord>> stored = lookup(inspect.key, batch);
+  if (!stored.ok()) return {&op, StatusOr<KeyState>(stored.status()), depends};
+  if (*stored) {
+    if (const auto* lease = std::get_if<LeaseRecord>(&**stored)) {
+      state.kind = KeyState::Kind::kInFlight;  // left by a process that died
+      state.attempt = lease->attempt;
+    } else if (const auto* committed = std::get_if<CommittedRecord>(&**stored);
+               committed != nullptr && committed->expires_at_ms > now.wall_ms) {
+      state.kind = KeyState::Kind::kCommitted;
+      state.attempt = committed->attempt;
+      state.expires_at_ms = committed->expires_at_ms;
+      state.status = committed->response.status;
+    }
+  }
+  return {&op, StatusOr<KeyState>(state), depends};
+}
+
+RocksDbWriter::Decided RocksDbWriter::evaluateForget(StoreOp& op, ForgetOp& forget, const Now& now,
+                                                     Batch& batch) {
+  Group depends = batch.groupOf(forget.key);
+  if (leases_.count(forget.key) != 0) {
+    return {&op, StatusOr<ForgetOutcome>(ForgetOutcome::kInFlight), depends};
+  }
+  StatusOr<std::optional<StoredRecord>> stored = lookup(forget.key, batch);
+  if (!stored.ok()) return {&op, StatusOr<ForgetOutcome>(stored.status()), depends};
+  const auto* committed = *stored ? std::get_if<CommittedRecord>(&**stored) : nullptr;
+  if (committed == nullptr || committed->expires_at_ms <= now.wall_ms) {
+    return {&op, StatusOr<ForgetOutcome>(ForgetOutcome::kAbsent), depends};
+  }
+  // Synced like a commit: a forgotten key must not come back after a crash.
+  depends = batch.erase(forget.key, Group::kCommits);
+  return {&op, StatusOr<ForgetOutcome>(ForgetOutcome::kForgotten), depends};
 }
 
 StatusOr<std::optional<StoredRecord>> RocksDbWriter::read(const StoreKey& key) {

@@ -63,6 +63,10 @@ class RocksDbWriter {
   Decided evaluateBegin(StoreOp& op, BeginOp& begin, const Now& now, Batch& batch);
   Decided evaluateCommit(StoreOp& op, CommitOp& commit, const Now& now, Batch& batch);
   Decided evaluateRelease(StoreOp& op, ReleaseOp& release, Batch& batch);
+  Decided evaluateInspect(StoreOp& op, InspectOp& inspect, const Now& now, Batch& batch);
+  Decided evaluateForget(StoreOp& op, ForgetOp& forget, const Now& now, Batch& batch);
+  // What the batch or the database holds for a key (batch first).
+  StatusOr<std::optional<StoredRecord>> lookup(const StoreKey& key, Batch& batch);
   StatusOr<std::optional<StoredRecord>> read(const StoreKey& key);
   void writeAndComplete(Batch& batch, Group group, std::vector<Decided>& decided);
   void dropAbandonedLeases(std::chrono::steady_clock::time_point now);

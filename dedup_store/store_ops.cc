@@ -57,6 +57,10 @@ void StoreOp::complete(OpResult result) {
           postCallback(*channel, std::move(o.done), take<StatusOr<BeginResult>>(result));
         } else if constexpr (std::is_same_v<Op, CommitOp>) {
           postCallback(*channel, std::move(o.done), take<StatusOr<CommitOutcome>>(result));
+        } else if constexpr (std::is_same_v<Op, InspectOp>) {
+          postCallback(*channel, std::move(o.done), take<StatusOr<KeyState>>(result));
+        } else if constexpr (std::is_same_v<Op, ForgetOp>) {
+          postCallback(*channel, std::move(o.done), take<StatusOr<ForgetOutcome>>(result));
         } else {
           postCallback(*channel, std::move(o.done), take<Status>(result));
         }
@@ -72,6 +76,10 @@ void StoreOp::fail(const Status& status) {
           postCallback(*channel, std::move(o.done), StatusOr<BeginResult>(status));
         } else if constexpr (std::is_same_v<Op, CommitOp>) {
           postCallback(*channel, std::move(o.done), StatusOr<CommitOutcome>(status));
+        } else if constexpr (std::is_same_v<Op, InspectOp>) {
+          postCallback(*channel, std::move(o.done), StatusOr<KeyState>(status));
+        } else if constexpr (std::is_same_v<Op, ForgetOp>) {
+          postCallback(*channel, std::move(o.done), StatusOr<ForgetOutcome>(status));
         } else {
           postCallback(*channel, std::move(o.done), status);
         }

@@ -54,12 +54,22 @@ struct ReleaseOp {
   ReleaseCallback done;
 };
 
+struct InspectOp {
+  StoreKey key;
+  InspectCallback done;
+};
+struct ForgetOp {
+  StoreKey key;
+  ForgetCallback done;
+};
+
 // One result of the kind matching the op: BeginOp ↔ StatusOr<BeginResult>, …
-using OpResult = std::variant<StatusOr<BeginResult>, StatusOr<CommitOutcome>, Status>;
+using OpResult = std::variant<StatusOr<BeginResult>, StatusOr<CommitOutcome>, Status,
+                              StatusOr<KeyState>, StatusOr<ForgetOutcome>>;
 
 struct StoreOp {
   LoopChannelPtr channel;
-  std::variant<BeginOp, CommitOp, ReleaseOp> op;
+  std::variant<BeginOp, CommitOp, ReleaseOp, InspectOp, ForgetOp> op;
 
   const StoreKey& key() const;
   // Posts the callback with `result`, which must be of the op's kind.

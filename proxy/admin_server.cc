@@ -32,7 +32,7 @@ Status AdminServer::start() {
   if (http_ == nullptr || evhttp_accept_socket(http_, listen_fd_) != 0) {
     return Status::IOError("cannot serve the admin port");
   }
-  evhttp_set_allowed_methods(http_, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+  evhttp_set_allowed_methods(http_, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_DELETE);
   evhttp_set_gencb(http_, &AdminServer::onRequest, this);
   thread_ = std::thread([this] { loop_.run(); });
   return Status::OK();
@@ -54,6 +54,23 @@ void AdminServer::handle(evhttp_request* request) {
   if (path == nullptr) path = "/";
   if (std::strcmp(path, "/metrics") == 0) {
     reply(request, 200, "text/plain; version=0.0.4; charset=utf-8", handlers_.metrics());
+  } else if (handlers_.keys != nullptr && AdminKeyApi::handles(path)) {
+    const char* authorization =
+        evhttp_find_header(evhttp_request_get_input_headers(request), "Authorization");
+    const std::string authorization_text = authorization != nullptr ? authorization : "";
+    const bool is_delete = evhttp_request_get_command(request) == EVHTTP_REQ_DELETE;
+    const Response response =
+        handlers_.keys->handle(is_delete ? "DELETE" : "GET", path,
+                               authorization != nullptr ? &authorization_text : nullptr);
+    evkeyvalq* headers = evhttp_request_get_output_headers(request);
+    for (const Header& header : response.headers.entries()) {
+      if (header.name != "Content-Type") {
+        evhttp_add_header(headers, header.name.c_str(), header.value.c_str());
+      }
+    }
+    const std::string* content_type = response.headers.find("Content-Type");
+    reply(request, response.status, content_type != nullptr ? content_type->c_str() : "text/plain",
+          response.body);
   } else if (std::strcmp(path, "/healthz") == 0) {
     reply(request, 200, "text/plain", "ok\n");
   } else if (std::strcmp(path, "/readyz") == 0) {

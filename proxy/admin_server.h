@@ -1,7 +1,8 @@
 // AdminServer: the admin port, on its own thread and loop so a slow scrape
 // never delays deliveries. Serves /metrics (Prometheus text format),
-// /healthz (the process is alive) and /readyz (ready to take deliveries:
-// started, not draining, store healthy). Everything else is 404.
+// /healthz (the process is alive), /readyz (ready to take deliveries:
+// started, not draining, store healthy) and /keys/... (AdminKeyApi).
+// Everything else is 404.
 #pragma once
 
 #include <atomic>
@@ -10,6 +11,7 @@
 
 #include "common/event_loop.h"
 #include "common/status.h"
+#include "proxy/admin_key_api.h"
 
 struct evhttp;
 struct evhttp_request;
@@ -21,6 +23,7 @@ class AdminServer {
   struct Handlers {
     std::function<std::string()> metrics;  // exposition text
     std::function<bool()> ready;
+    AdminKeyApi* keys = nullptr;
   };
 
   AdminServer(int listen_fd, Handlers handlers);

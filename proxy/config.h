@@ -72,6 +72,10 @@ struct Config {
   std::chrono::milliseconds drain_timeout{std::chrono::seconds(20)};
   // --upstream-max-connections (default 64): per worker
   int upstream_max_connections = 64;
+  // --admin-token (default empty: the admin key API is off). With a token,
+  // /keys/... on the admin port answers requests carrying
+  // "Authorization: Bearer TOKEN".
+  std::string admin_token;
   // --log-level debug|info|warn|error (default info), --log-format logfmt|json
   std::string log_level = "info";
   std::string log_format = "logfmt";

@@ -163,6 +163,9 @@ std::vector<Setting> makeSettings() {
   }
   s.push_back(textSetting("store", "URI", "where keys are remembered", &Config::store));
   s.push_back(textSetting("key", "SPEC", "what identifies a delivery", &Config::key));
+  s.push_back(textSetting("admin_token", "TOKEN",
+                          "turns on the admin key API (Authorization: Bearer TOKEN)",
+                          &Config::admin_token));
   // A bare flag on the command line; "true" or "false" in the environment and the file.
   s.push_back({"require_key", "", "400 to a request without a key (env, file: true|false)",
                [](const Config& c) { return std::string(c.require_key ? "true" : "false"); },

@@ -86,6 +86,7 @@ int Server::run() {
   ProcessMetrics process_metrics(metrics.registry());
 
   std::atomic<bool> ready{false};
+  AdminKeyApi key_api(store, {route.name}, config_.admin_token);
   AdminServer admin(*admin_fd, {[&] {
                                   const StoreStats stats = store.stats();
                                   metrics.syncStoreTotals(stats.commits, stats.syncs);
@@ -96,7 +97,7 @@ int Server::run() {
                                   }
                                   return metrics.serialize();
                                 },
-                                [&] { return ready.load() && store.healthy(); }});
+                                [&] { return ready.load() && store.healthy(); }, &key_api});
   if (Status s = admin.start(); !s.ok()) {
     LOG_ERROR("cannot start the admin server", {"error", s.message()});
     return kExitRuntimeError;

@@ -301,3 +301,58 @@ TEST(RocksDbStoreOpenTest, UnusablePathIsAnError) {
 
 }  // namespace
 }  // namespace dedup
+
+namespace dedup {
+namespace {
+
+StatusOr<KeyState> inspectKey(LoopWorker& worker, const StoreKey& key) {
+  auto promise = std::make_shared<std::promise<StatusOr<KeyState>>>();
+  std::future<StatusOr<KeyState>> future = promise->get_future();
+  worker.run([&](std::unique_ptr<DedupStore>& store) {
+    store->inspect(key, worker.checked<StatusOr<KeyState>>(
+                            [promise](StatusOr<KeyState> r) { promise->set_value(std::move(r)); }));
+  });
+  return await(std::move(future));
+}
+
+StatusOr<ForgetOutcome> forgetKey(LoopWorker& worker, const StoreKey& key) {
+  auto promise = std::make_shared<std::promise<StatusOr<ForgetOutcome>>>();
+  std::future<StatusOr<ForgetOutcome>> future = promise->get_future();
+  worker.run([&](std::unique_ptr<DedupStore>& store) {
+    store->forget(key,
+                  worker.checked<StatusOr<ForgetOutcome>>(
+                      [promise](StatusOr<ForgetOutcome> r) { promise->set_value(std::move(r)); }));
+  });
+  return await(std::move(future));
+}
+
+TEST_F(RocksDbStoreTest, InspectShowsEachStateAndForgetMakesACommittedKeyNewAgain) {
+  const BeginRequest request = beginRequest("k", milliseconds(30000));
+  EXPECT_EQ(inspectKey(*worker, request.key)->kind, KeyState::Kind::kAbsent);
+  EXPECT_EQ(*forgetKey(*worker, request.key), ForgetOutcome::kAbsent);
+
+  const BeginResult first = beginOk(request);
+  const KeyState in_flight = *inspectKey(*worker, request.key);
+  EXPECT_EQ(in_flight.kind, KeyState::Kind::kInFlight);
+  EXPECT_EQ(in_flight.attempt, 1u);
+  EXPECT_GT(in_flight.lease_left, milliseconds(0));
+  EXPECT_EQ(*forgetKey(*worker, request.key), ForgetOutcome::kInFlight);
+  EXPECT_EQ(beginOk(request).outcome, Outcome::kInFlight) << "forget must not drop a lease";
+
+  commitOk(request.key, first.token, StoredResponse{201, "", ""}, milliseconds(60000));
+  const KeyState committed = *inspectKey(*worker, request.key);
+  EXPECT_EQ(committed.kind, KeyState::Kind::kCommitted);
+  EXPECT_EQ(committed.status, 201);
+  EXPECT_EQ(committed.expires_at_ms, clock.now() + 60000);
+
+  EXPECT_EQ(*forgetKey(*worker, request.key), ForgetOutcome::kForgotten);
+  close();
+  open();  // the forget is durable
+  EXPECT_EQ(inspectKey(*worker, request.key)->kind, KeyState::Kind::kAbsent);
+  const BeginResult again = beginOk(request);
+  EXPECT_EQ(again.outcome, Outcome::kNew);
+  EXPECT_EQ(again.attempt, 1u);
+}
+
+}  // namespace
+}  // namespace dedup
