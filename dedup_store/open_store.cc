@@ -2,6 +2,7 @@
 
 #include <string_view>
 
+#include "dedup_store/redis_store.h"
 #include "dedup_store/rocksdb_store.h"
 
 namespace dedup {
@@ -18,8 +19,18 @@ StatusOr<StoreBackendPtr> openStore(const StoreOptions& options) {
     rocksdb.block_cache_bytes = options.block_cache_bytes;
     return openRocksDbStore(rocksdb);
   }
-  if (uri.starts_with("redis://") || uri.starts_with("redis-sentinel://")) {
-    return Status::InvalidArgument("redis store is not built yet");
+  if (uri.starts_with("redis://") || uri.starts_with("rediss://")) {
+    StatusOr<RedisOptions> redis = parseRedisUri(uri);
+    if (!redis.ok()) return redis.status();
+    redis->prefix = options.redis_prefix;
+    redis->connect_timeout = options.redis_connect_timeout;
+    redis->command_timeout = options.redis_command_timeout;
+    return openRedisStore(*redis);
+  }
+  if (uri.starts_with("redis-sentinel://")) {
+    return Status::InvalidArgument("store URI \"" + options.uri +
+                                   "\": the redis store is not built yet for Sentinel; "
+                                   "use redis://host:port");
   }
   return Status::InvalidArgument("store URI \"" + options.uri +
                                  "\": want rocksdb:PATH or redis://host:port");

@@ -1,9 +1,11 @@
 // Opens the store a URI names (DESIGN.md "Interfaces users see"):
 //   rocksdb:PATH                         the embedded store (rocksdb_store.h)
-//   redis://…, redis-sentinel://…        the shared store (not built yet)
+//   redis://[user:pass@]host:port[/db]   the shared store (redis_store.h)
+//   redis-sentinel://…                   not supported yet
 // Thread-safety: a free function; call at start-up.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 
@@ -16,6 +18,10 @@ struct StoreOptions {
   std::string uri;  // e.g. "rocksdb:./dedup-data"
   // RocksDB block cache (LRU). Default 8 MiB.
   uint64_t block_cache_bytes = uint64_t{8} << 20;
+  // Redis: key prefix and per-connection timeouts (see RedisOptions).
+  std::string redis_prefix = "dedup:";
+  std::chrono::milliseconds redis_connect_timeout{1000};
+  std::chrono::milliseconds redis_command_timeout{1000};
 };
 
 // InvalidArgument naming the URI when it names no known store; otherwise

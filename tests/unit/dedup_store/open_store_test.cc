@@ -20,8 +20,8 @@ TEST(OpenStoreTest, RejectedUris) {
     std::string uri;
     std::string message_part;
   } cases[] = {
-      {"redis://localhost:6379", "redis store is not built yet"},
-      {"redis-sentinel://a:26379,b:26379/mymaster", "redis store is not built yet"},
+      {"redis-sentinel://a:26379,b:26379/mymaster", "Sentinel"},
+      {"rediss://localhost:6380", "no TLS"},
       {"rocksdb:", "rocksdb needs a path"},
       {"", "\"\""},
       {"mysql://db/x", "mysql://db/x"},
