@@ -77,9 +77,11 @@ void Delivery::start() {
 void Delivery::onBegin(StatusOr<BeginResult> result) {
   if (!result.ok()) {
     context_.store_metrics.error(StoreOp::kBegin);
+    const bool fail_open = context_.config.on_store_error == StoreErrorPolicy::kFailOpen;
     LOG_ERROR("dedup store failed", {"route", route_.name}, {"key", key_}, {"op", "begin"},
-              {"error", result.status().ToString()});
-    if (context_.config.on_store_error == StoreErrorPolicy::kFailOpen) {
+              {"error", result.status().ToString()},
+              {"answer", fail_open ? "forwarded without dedup" : "503"});
+    if (fail_open) {
       store_failed_open_ = true;
       forward();
     } else {
