@@ -37,6 +37,12 @@ struct Config {
   SocketAddress admin{"0.0.0.0", 9901};
   // --store rocksdb:PATH | redis://... (default rocksdb:./dedup-data)
   std::string store = "rocksdb:./dedup-data";
+  // Redis store only: --redis-prefix (default "dedup:") before every key, so
+  // many services can share one Redis; --redis-connect-timeout and
+  // --redis-command-timeout (default 1s each).
+  std::string redis_prefix = "dedup:";
+  std::chrono::milliseconds redis_connect_timeout{std::chrono::seconds(1)};
+  std::chrono::milliseconds redis_command_timeout{std::chrono::seconds(1)};
   // --key SPEC (default header:Idempotency-Key)
   std::string key = "header:Idempotency-Key";
   // --require-key: a dedup request without a key gets 400 (default: forwarded

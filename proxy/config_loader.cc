@@ -162,6 +162,13 @@ std::vector<Setting> makeSettings() {
                  }});
   }
   s.push_back(textSetting("store", "URI", "where keys are remembered", &Config::store));
+  s.push_back(textSetting("redis_prefix", "PREFIX", "redis store: prefix of every key",
+                          &Config::redis_prefix));
+  s.push_back(durationSetting("redis_connect_timeout", "redis store: connecting may take this long",
+                              &Config::redis_connect_timeout, false));
+  s.push_back(durationSetting("redis_command_timeout",
+                              "redis store: each command may take this long",
+                              &Config::redis_command_timeout, false));
   s.push_back(textSetting("key", "SPEC", "what identifies a delivery", &Config::key));
   s.push_back(textSetting("admin_token", "TOKEN",
                           "turns on the admin key API (Authorization: Bearer TOKEN)",

@@ -62,7 +62,12 @@ int Server::run() {
     return kExitConfigError;
   }
 
-  auto backend = openStore(StoreOptions{config_.store});
+  StoreOptions store_options;
+  store_options.uri = config_.store;
+  store_options.redis_prefix = config_.redis_prefix;
+  store_options.redis_connect_timeout = config_.redis_connect_timeout;
+  store_options.redis_command_timeout = config_.redis_command_timeout;
+  auto backend = openStore(store_options);
   if (!backend.ok()) {
     LOG_ERROR("cannot open the dedup store", {"store", config_.store},
               {"error", backend.status().ToString()});

@@ -1,0 +1,102 @@
+"""The shared Redis store through the real binary: several proxies, one
+memory of what was delivered; Redis dying and coming back."""
+
+import shutil
+import socket
+import subprocess
+import time
+
+import pytest
+
+from harness import wait_until
+
+REDIS_SERVER = shutil.which("redis-server")
+pytestmark = pytest.mark.skipif(REDIS_SERVER is None, reason="redis-server missing (scripts/setup.sh)")
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Redis:
+    def __init__(self, directory):
+        self.directory = directory
+        self.port = free_port()
+        self.process = None
+
+    def start(self):
+        self.process = subprocess.Popen(
+            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.directory)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until(lambda: self.cli("PING") == "PONG", 10, message="redis-server to answer PING")
+
+    def cli(self, *args):
+        done = subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True,
+                              text=True, timeout=10)
+        return done.stdout.strip()
+
+    def kill(self):
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def redis(tmp_path):
+    server = Redis(tmp_path)
+    server.start()
+    yield server
+    server.kill()
+
+
+def redis_proxy(make_proxy, redis, prefix="svc-a:"):
+    return make_proxy("--store", "redis://127.0.0.1:%d" % redis.port, "--redis-prefix", prefix,
+                      "--redis-command-timeout", "500ms")
+
+
+def test_two_proxies_share_one_memory(make_proxy, upstream, redis):
+    first, second = redis_proxy(make_proxy, redis), redis_proxy(make_proxy, redis)
+    answer = first.deliver("shared-1")
+    assert answer.status == 200
+    replay = second.deliver("shared-1")
+    assert replay.status == 200 and replay.header("Idempotent-Replayed") == "true"
+    assert replay.body == answer.body
+    assert upstream.count("shared-1") == 1
+    keys = redis.cli("--scan", "--pattern", "svc-a:*").split()
+    assert len(keys) == 1, keys
+
+
+def test_redis_down_fails_closed_then_recovers_without_restart(make_proxy, upstream, redis):
+    proxy = redis_proxy(make_proxy, redis)
+    assert proxy.deliver("before").status == 200
+    redis.kill()
+    started = time.monotonic()
+    down = proxy.deliver("during")
+    assert down.status == 503 and down.header("Retry-After") is not None
+    assert time.monotonic() - started < 5, "a request waited on a dead Redis"
+    assert upstream.count("during") == 0, "fail closed: nothing reaches the app unchecked"
+    redis.start()  # same port, no data: a fresh Redis
+    recovered = wait_until(lambda: proxy.deliver("after").status == 200, 15,
+                           message="the proxy to use Redis again")
+    assert recovered
+    assert proxy.deliver("after").header("Idempotent-Replayed") == "true"
+    assert upstream.count("after") == 1
+    assert proxy.running()
+
+
+def test_redis_down_fails_open_when_configured(make_proxy, upstream, redis):
+    proxy = make_proxy("--store", "redis://127.0.0.1:%d" % redis.port, "--on-store-error",
+                       "fail-open", "--redis-command-timeout", "500ms")
+    redis.kill()
+    answer = proxy.deliver("open-1")
+    assert answer.status == 200
+    requests = upstream.stats()["requests"]
+    assert len(requests) == 1  # forwarded once, without dedup: no Dedup-Key
+    assert requests[0]["key"] is None
+    assert ["Idempotency-Key", "open-1"] in requests[0]["headers"]
+    metrics = proxy.admin("GET", "/metrics").body.decode()
+    assert 'dedup_proxy_deliveries_total{outcome="store_error",route="default"} 1' in metrics
+    assert proxy.admin("GET", "/readyz").status == 503
