@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Configures and builds one CMake preset: release (build/, the default) or
-# asan (build-asan/, ASan + UBSan). Usage: scripts/build.sh [release|asan]
+# asan (build-asan/, ASan + UBSan) or tsan (build-tsan/). Usage: scripts/build.sh [release|asan|tsan]
 set -euo pipefail
 
 preset="${1:-release}"
 case "$preset" in
   release) build_dir=build ;;
   asan) build_dir=build-asan ;;
+  tsan) build_dir=build-tsan ;;
   *)
-    echo "usage: $0 [release|asan]" >&2
+    echo "usage: $0 [release|asan|tsan]" >&2
     exit 2
     ;;
 esac

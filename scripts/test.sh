@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole test run, as CI does it: install dependencies, build the release
-# preset and run every ctest test (unit, integration, fuzz-corpus), then the
-# same with ASan + UBSan. Exits non-zero if any step fails; the last line is a
-# summary of all tests run.
+# preset and run every ctest test (unit, integration, helm, fuzz-corpus), then
+# the same with ASan + UBSan, and the unit tests under TSan. Exits non-zero if
+# any step fails; the last line is a summary of all tests run.
 set -uo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
@@ -38,7 +38,9 @@ run_ctest() {
   shift 2
   local log="$log_dir/ctest-$name.log"
   step "ctest ($name)"
-  env "$@" ctest --test-dir "$dir" --output-on-failure --no-tests=error -j "$(nproc)" 2>&1 |
+  # ctest_labels (optional, set by the caller): run only tests with these labels.
+  env "$@" ctest --test-dir "$dir" --output-on-failure --no-tests=error -j "$(nproc)" \
+    ${ctest_labels:+-L "$ctest_labels"} 2>&1 |
     tee "$log"
   local rc=${PIPESTATUS[0]}
   if ! count_ctest "$log"; then
@@ -71,6 +73,16 @@ if scripts/build.sh asan; then
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 else
   failed_steps+=("build-asan")
+  failed=$((failed + 1))
+fi
+
+# ThreadSanitizer on the unit tests (the stores' threads, the event loop):
+# the integration suite's timeouts are too tight for TSan's slowdown.
+step "build tsan"
+if scripts/build.sh tsan; then
+  ctest_labels="^unit" run_ctest tsan build-tsan TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+else
+  failed_steps+=("build-tsan")
   failed=$((failed + 1))
 fi
 
