@@ -1,5 +1,7 @@
 #include "proxy/delivery.h"
 
+#include <algorithm>
+
 #include "common/log.h"
 #include "proxy/http1/hop_by_hop.h"
 #include "proxy/local_response.h"
@@ -12,6 +14,27 @@ double secondsSince(std::chrono::steady_clock::time_point start) {
 }
 
 bool isAck(int status) { return status >= 200 && status < 300; }
+
+// The key as the app sees it in Dedup-Key: as-is when it is visible ASCII
+// (the common case), otherwise percent-encoded (RFC 3986), so a derived key
+// (CloudEvents source and id, composites) can never break the header.
+std::string headerSafeKey(const std::string& key) {
+  const auto unsafe = [](unsigned char c) { return c < 0x20 || c >= 0x7f; };
+  if (std::none_of(key.begin(), key.end(), unsafe)) return key;
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(key.size() * 3);
+  for (unsigned char c : key) {
+    if (unsafe(c) || c == '%') {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 0xf];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
 
 std::string_view upstreamErrorName(UpstreamResult::Kind kind) {
   switch (kind) {
@@ -124,7 +147,7 @@ void Delivery::prepareForApp() {
   request_.headers.remove("Dedup-Key");
   request_.headers.remove("Dedup-Attempt");
   if (holds_lease_) {
-    request_.headers.add("Dedup-Key", key_);
+    request_.headers.add("Dedup-Key", headerSafeKey(key_));
     request_.headers.add("Dedup-Attempt", std::to_string(attempt_));
   }
   const std::string* forwarded_for = request_.headers.find("X-Forwarded-For");

@@ -292,6 +292,18 @@ TEST_F(DeliveryTest, SenderCannotSpoofTheAttemptHeader) {
   EXPECT_EQ(*upstream_.requests[0].headers.find("Dedup-Attempt"), "3");
 }
 
+TEST_F(DeliveryTest, DerivedKeysArePercentEncodedInTheDedupKeyHeader) {
+  route_.extractor = std::move(makeKeyExtractor("cloudevents").value());
+  Request request = post("");
+  request.headers.add("ce-source", "/orders%");
+  request.headers.add("ce-id", "42");
+  deliver(request);
+  ASSERT_EQ(store_.calls.size(), 1u);
+  EXPECT_EQ(store_.calls[0].key, StoreKey::of("default", "/orders%\n42"));
+  store_.calls[0].begin_done(began(BeginResult::Outcome::kNew));
+  EXPECT_EQ(*upstream_.requests[0].headers.find("Dedup-Key"), "/orders%25%0A42");
+}
+
 TEST_F(DeliveryTest, SenderHangingUpDoesNotStopTheCommit) {
   deliver(post("k1"));
   store_.calls[0].begin_done(began(BeginResult::Outcome::kNew));
