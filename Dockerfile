@@ -25,7 +25,7 @@ RUN apt-get update \
       libc6 libgcc-s1 libstdc++6 zlib1g libbz2-1.0 liblz4-1 libsnappy1v5 libzstd1 \
       libevent-core-2.1-7 libevent-extra-2.1-7 libevent-pthreads-2.1-7 \
       libhttp-parser2.9 libprometheus-cpp-core1.0 libyaml-cpp0.7 libssl3 \
-      librocksdb7.8 libhiredis0.14 \
+      librocksdb7.8 libhiredis0.14 libsimdjson14 \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --gid 65532 nonroot \
  && useradd --uid 65532 --gid 65532 --no-create-home --home-dir /var/lib/dedup-proxy \
