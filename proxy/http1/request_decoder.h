@@ -1,6 +1,8 @@
-// RequestDecoder: parses HTTP/1.x requests from a downstream byte stream
-// (llhttp's predecessor http-parser underneath), one message at a time, with
-// the limits and anti-smuggling rules of the proxy.
+// RequestDecoder: parses HTTP/1.x requests from a downstream byte stream, one
+// message at a time, with the limits and anti-smuggling rules of the proxy.
+// http-parser splits the header fields and decides keep-alive; the request
+// line, field checks and body framing are our own strict code, because
+// Debian's http-parser is built lenient (see request_decoder.cc).
 //
 // Usage: feed bytes with decode(); it consumes up to the end of one complete
 // request and stops there (pipelined bytes after it stay unconsumed). When
