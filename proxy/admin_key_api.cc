@@ -65,8 +65,9 @@ StatusOr<Result> ask(EventLoop& loop, Call call) {
 
 }  // namespace
 
-AdminKeyApi::AdminKeyApi(StoreBackend& backend, std::vector<std::string> routes, std::string token)
-    : routes_(std::move(routes)), token_(std::move(token)), store_(backend.attach(loop_)) {
+AdminKeyApi::AdminKeyApi(StoreBackend& backend, std::map<std::string, std::string> scopes,
+                         std::string token)
+    : scopes_(std::move(scopes)), token_(std::move(token)), store_(backend.attach(loop_)) {
   thread_ = std::thread([this] { loop_.run(); });
 }
 
@@ -97,18 +98,18 @@ Response AdminKeyApi::handle(std::string_view method, std::string_view path,
   }
   const std::string route = percentDecoded(rest.substr(0, slash));
   const std::string key = percentDecoded(rest.substr(slash + 1));
-  if (std::find(routes_.begin(), routes_.end(), route) == routes_.end()) {
-    return problemResponse(404, "no route named '" + route + "'");
-  }
-  if (method == "GET") return inspect(route, key);
-  if (method == "DELETE") return forget(route, key);
+  const auto scope = scopes_.find(route);
+  if (scope == scopes_.end()) return problemResponse(404, "no route named '" + route + "'");
+  if (method == "GET") return inspect(route, scope->second, key);
+  if (method == "DELETE") return forget(route, scope->second, key);
   Response response = problemResponse(405, "use GET or DELETE");
   response.headers.add("Allow", "GET, DELETE");
   return response;
 }
 
-Response AdminKeyApi::inspect(const std::string& route, const std::string& key) {
-  const StoreKey store_key = StoreKey::of(route, key);
+Response AdminKeyApi::inspect(const std::string& route, const std::string& scope,
+                              const std::string& key) {
+  const StoreKey store_key = StoreKey::of(scope, key);
   StatusOr<KeyState> state = ask<KeyState>(loop_, [this, store_key](InspectCallback done) {
     store_->inspect(store_key, std::move(done));
   });
@@ -129,8 +130,9 @@ Response AdminKeyApi::inspect(const std::string& route, const std::string& key) 
   return problemResponse(500, "unknown key state");
 }
 
-Response AdminKeyApi::forget(const std::string& route, const std::string& key) {
-  const StoreKey store_key = StoreKey::of(route, key);
+Response AdminKeyApi::forget(const std::string& route, const std::string& scope,
+                             const std::string& key) {
+  const StoreKey store_key = StoreKey::of(scope, key);
   StatusOr<ForgetOutcome> outcome = ask<ForgetOutcome>(
       loop_,
       [this, store_key](ForgetCallback done) { store_->forget(store_key, std::move(done)); });

@@ -12,6 +12,7 @@
 // the delivery path. Thread-safety: handle() from one thread at a time.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -26,7 +27,8 @@ namespace dedup {
 
 class AdminKeyApi {
  public:
-  AdminKeyApi(StoreBackend& backend, std::vector<std::string> routes, std::string token);
+  // `scopes`: each route's name → the scope its keys are counted in.
+  AdminKeyApi(StoreBackend& backend, std::map<std::string, std::string> scopes, std::string token);
   ~AdminKeyApi();
   AdminKeyApi(const AdminKeyApi&) = delete;
   AdminKeyApi& operator=(const AdminKeyApi&) = delete;
@@ -36,10 +38,10 @@ class AdminKeyApi {
   Response handle(std::string_view method, std::string_view path, const std::string* authorization);
 
  private:
-  Response inspect(const std::string& route, const std::string& key);
-  Response forget(const std::string& route, const std::string& key);
+  Response inspect(const std::string& route, const std::string& scope, const std::string& key);
+  Response forget(const std::string& route, const std::string& scope, const std::string& key);
 
-  std::vector<std::string> routes_;
+  std::map<std::string, std::string> scopes_;
   std::string token_;
   EventLoop loop_;
   DedupStorePtr store_;

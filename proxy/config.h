@@ -6,7 +6,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
+
+#include "adapters/profile.h"
 
 namespace dedup {
 
@@ -28,6 +32,24 @@ enum class UpstreamTimeoutPolicy {
   kHold,     // keep the lease until it expires: the app may still be working
 };
 
+// One entry of the YAML `routes:` list, as written; route_table.h turns it
+// into a Route. Unset fields take the top-level setting or the preset's value.
+struct RouteConfig {
+  std::string name;
+  std::string path = "/";  // the path, or its prefix when path_is_prefix
+  bool path_is_prefix = true;
+  std::vector<std::string> methods;  // empty: POST, PUT, PATCH
+  std::string host;                  // empty: any Host
+  std::string preset;                // empty: the top-level key's preset
+  std::string key;                   // empty: the preset's key spec
+  std::string scope;                 // empty: name
+  std::optional<std::chrono::milliseconds> ttl;
+  std::optional<std::chrono::milliseconds> lease;
+  std::optional<bool> require_key;
+  ProfileOverride profile;
+  int line = 0;  // in the config file, for messages
+};
+
 struct Config {
   // Where the app listens. --upstream http://HOST:PORT (required)
   UpstreamUrl upstream;
@@ -43,7 +65,8 @@ struct Config {
   std::string redis_prefix = "dedup:";
   std::chrono::milliseconds redis_connect_timeout{std::chrono::seconds(1)};
   std::chrono::milliseconds redis_command_timeout{std::chrono::seconds(1)};
-  // --key SPEC (default header:Idempotency-Key)
+  // --key SPEC|PRESET (default header:Idempotency-Key): a key spec, or a
+  // preset name (adapters/preset.h), which also brings the sender's profile
   std::string key = "header:Idempotency-Key";
   // --require-key: a dedup request without a key gets 400 (default: forwarded
   // untouched)
@@ -85,6 +108,8 @@ struct Config {
   // --log-level debug|info|warn|error (default info), --log-format logfmt|json
   std::string log_level = "info";
   std::string log_format = "logfmt";
+  // The YAML file's `routes:`; empty: one route, "default", for every request.
+  std::vector<RouteConfig> routes;
 
   // The lease in force (lease, or upstream_timeout + 5s when unset).
   std::chrono::milliseconds effectiveLease() const {

@@ -12,8 +12,10 @@
 #include <optional>
 #include <string_view>
 
+#include "adapters/preset.h"
 #include "common/duration.h"
 #include "proxy/config_parse.h"
+#include "proxy/route_config_parse.h"
 
 namespace dedup {
 namespace {
@@ -242,6 +244,7 @@ std::string helpText() {
   }
   rows.emplace_back("--config FILE",
                     "YAML file with settings (keys as below: foo_bar for --foo-bar)");
+  rows.emplace_back("--check-config", "check the settings, print the routes and exit");
   rows.emplace_back("--help", "print this help and exit");
   rows.emplace_back("--version", "print the version and exit");
 
@@ -264,7 +267,10 @@ std::string helpText() {
       "SIZE: 1024, 64KiB, 8MiB, 1GiB (a bare number is bytes).\n"
       "ADDR: HOST:PORT, [IPV6]:PORT, or :PORT for all interfaces; port 0 picks a free port.\n"
       "URI: rocksdb:PATH or redis://[USER:PASS@]HOST:PORT[/DB].\n"
-      "SPEC: header:NAME, cloudevents, json:/POINTER, body-sha256, or a provider preset.\n";
+      "SPEC: header:NAME, query:NAME, json:/POINTER, body-sha256, cloudevents, A+B (all of),\n"
+      "  A|B (first found), or a preset:\n"
+      "  " +
+      presetNames() + ".\n";
   return out;
 }
 
@@ -306,7 +312,7 @@ Status readFile(const std::string& path, const std::string& source, std::string&
 
 // Fills `values` from the YAML file at `path`.
 Status loadFile(const std::string& path, const std::string& source,
-                std::vector<std::optional<Sourced>>& values) {
+                std::vector<std::optional<Sourced>>& values, std::vector<RouteConfig>& routes) {
   std::string contents;
   if (Status s = readFile(path, source, contents); !s.ok()) return s;
   const std::string cannot_parse = label("config", source) + ": cannot parse " + path + ": ";
@@ -328,7 +334,10 @@ Status loadFile(const std::string& path, const std::string& source,
                                      ": a key must be a plain name");
     }
     const std::string key = entry.first.Scalar();
-    if (key == "routes") continue;  // reserved for per-route settings, read elsewhere later
+    if (key == "routes") {
+      if (Status s = parseRoutes(entry.second, path, routes); !s.ok()) return s;
+      continue;
+    }
     const std::optional<size_t> index = settingIndex(key);
     if (!index) {
       std::string hint = key;
@@ -371,6 +380,7 @@ StatusOr<ConfigResult> loadConfig(const std::vector<std::string>& args,
   std::string config_path;
   bool help = false;
   bool version = false;
+  bool check = false;
 
   CLI::App app;
   app.set_help_flag();  // --help is ours: the text is built from the settings
@@ -388,6 +398,7 @@ StatusOr<ConfigResult> loadConfig(const std::vector<std::string>& args,
   CLI::Option* config_option = app.add_option("--config", config_path)->expected(0, 1);
   app.add_flag("-h,--help", help);
   app.add_flag("--version", version);
+  app.add_flag("--check-config", check);
 
   // CLI11 takes the arguments reversed and without the program name.
   std::vector<std::string> reversed;
@@ -423,9 +434,11 @@ StatusOr<ConfigResult> loadConfig(const std::vector<std::string>& args,
   const std::optional<std::string> env_config_path = findEnv(environment, config_env);
   if (config_option->count() > 0) {
     if (config_path.empty()) return badValue("config: must not be empty", config_path);
-    if (Status s = loadFile(config_path, "", values); !s.ok()) return s;
+    if (Status s = loadFile(config_path, "", values, result.config.routes); !s.ok()) return s;
   } else if (env_config_path && !env_config_path->empty()) {
-    if (Status s = loadFile(*env_config_path, config_env, values); !s.ok()) return s;
+    if (Status s = loadFile(*env_config_path, config_env, values, result.config.routes); !s.ok()) {
+      return s;
+    }
   }
   // An empty variable counts as unset: deployment templates often pass every
   // variable, empty when not wanted. Unknown DEDUP_PROXY_* variables are
@@ -449,6 +462,7 @@ StatusOr<ConfigResult> loadConfig(const std::vector<std::string>& args,
   if (!values[*settingIndex("upstream")]) {
     return Status::InvalidArgument("upstream: required (--upstream http://HOST:PORT)");
   }
+  if (check) result.kind = ConfigResult::Kind::kCheck;
   return result;
 }
 

@@ -13,8 +13,9 @@ namespace dedup {
 
 struct ConfigResult {
   enum class Kind {
-    kRun,   // start the proxy with `config`
-    kExit,  // print `message` to stdout and exit 0 (--help, --version)
+    kRun,    // start the proxy with `config`
+    kExit,   // print `message` to stdout and exit 0 (--help, --version)
+    kCheck,  // --check-config: build the routes from `config`, print them, exit
   };
   Kind kind = Kind::kRun;
   Config config;

@@ -5,6 +5,7 @@
 #include "common/log.h"
 #include "proxy/http1/hop_by_hop.h"
 #include "proxy/local_response.h"
+#include "proxy/profile_response.h"
 
 namespace dedup {
 namespace {
@@ -12,8 +13,6 @@ namespace {
 double secondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
-
-bool isAck(int status) { return status >= 200 && status < 300; }
 
 // The key as the app sees it in Dedup-Key: as-is when it is visible ASCII
 // (the common case), otherwise percent-encoded (RFC 3986), so a derived key
@@ -63,7 +62,7 @@ Delivery::Delivery(DeliveryContext& context, const Route& route, Request request
 Delivery::~Delivery() { context_.active_deliveries.fetch_sub(1, std::memory_order_relaxed); }
 
 void Delivery::start() {
-  if (!Route::deduplicates(request_.method)) {
+  if (!route_.deduplicates(request_)) {
     forward();
     return;
   }
@@ -74,9 +73,9 @@ void Delivery::start() {
       return;
     case ExtractedKey::Kind::kMissing:
       if (route_.require_key) {
-        answer(
-            DeliveryOutcome::kMissingKey,
-            problemResponse(400, "this route requires a key (" + route_.extractor->spec() + ")"));
+        answer(DeliveryOutcome::kMissingKey,
+               profileResponse(route_.profile.missing_key,
+                               "this route requires a key (" + route_.extractor->spec() + ")"));
       } else {
         forward();
       }
@@ -85,10 +84,11 @@ void Delivery::start() {
       break;
   }
   key_ = std::move(extracted.key);
-  store_key_ = StoreKey::of(route_.name, key_);
+  store_key_ = StoreKey::of(route_.scope, key_);
   BeginRequest begin;
   begin.key = store_key_;
-  begin.fingerprint = sha256(request_.body);
+  // Without a fingerprint every delivery of a key carries the same (zero) one.
+  if (route_.profile.fingerprint) begin.fingerprint = sha256(request_.body);
   begin.lease = route_.lease;
   const Clock::time_point started = Clock::now();
   context_.store.begin(begin, [self = shared_from_this(), started](StatusOr<BeginResult> result) {
@@ -100,32 +100,36 @@ void Delivery::start() {
 void Delivery::onBegin(StatusOr<BeginResult> result) {
   if (!result.ok()) {
     context_.store_metrics.error(StoreOp::kBegin);
-    const bool fail_open = context_.config.on_store_error == StoreErrorPolicy::kFailOpen;
+    const bool fail_open = route_.store_error_forwards;
     LOG_ERROR("dedup store failed", {"route", route_.name}, {"key", key_}, {"op", "begin"},
               {"error", result.status().ToString()},
-              {"answer", fail_open ? "forwarded without dedup" : "503"});
+              {"answer", fail_open ? std::string("forwarded without dedup")
+                                   : std::to_string(route_.profile.store_error.status)});
     if (fail_open) {
       store_failed_open_ = true;
       forward();
     } else {
       answer(DeliveryOutcome::kStoreError,
-             retryLaterResponse(503, "the dedup store is unavailable", std::chrono::seconds(1)));
+             profileRetryLater(route_.profile.store_error, "the dedup store is unavailable",
+                               std::chrono::seconds(1)));
     }
     return;
   }
   BeginResult& begun = result.value();
   switch (begun.outcome) {
     case BeginResult::Outcome::kCommitted:
-      answer(DeliveryOutcome::kReplayed, replayResponse(*begun.response));
+      answer(DeliveryOutcome::kReplayed, duplicateResponse(route_.profile, *begun.response));
       return;
     case BeginResult::Outcome::kInFlight:
       answer(DeliveryOutcome::kInFlight,
-             retryLaterResponse(409, "a delivery with this key is still being processed",
-                                begun.retry_after));
+             profileRetryLater(route_.profile.in_flight,
+                               "a delivery with this key is still being processed",
+                               begun.retry_after));
       return;
     case BeginResult::Outcome::kMismatch:
       answer(DeliveryOutcome::kMismatch,
-             problemResponse(422, "this key was already used with a different payload"));
+             profileResponse(route_.profile.mismatch,
+                             "this key was already used with a different payload"));
       return;
     case BeginResult::Outcome::kNew:
       break;
@@ -189,7 +193,7 @@ void Delivery::onUpstream(UpstreamResult result) {
            std::move(response));
     return;
   }
-  if (!isAck(response.status)) {
+  if (!route_.profile.acknowledges(response.status)) {
     releaseAndAnswer(DeliveryOutcome::kAppError, std::move(response));
     return;
   }

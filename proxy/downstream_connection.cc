@@ -103,9 +103,9 @@ void DownstreamConnection::dispatch(Request request) {
   slots_.push_back({id, request.method == "HEAD", request.keep_alive, std::nullopt});
   // Nothing after a "Connection: close" request is read.
   if (!request.keep_alive) reading_stopped_ = true;
-  auto delivery =
-      std::make_shared<Delivery>(worker_.deliveryContext(), worker_.route(), std::move(request),
-                                 weak_from_this(), id, peer_address_);
+  const Route& route = worker_.routes().match(request);
+  auto delivery = std::make_shared<Delivery>(worker_.deliveryContext(), route, std::move(request),
+                                             weak_from_this(), id, peer_address_);
   delivery->start();
 }
 
@@ -119,7 +119,7 @@ void DownstreamConnection::respond(uint64_t slot, Response response) {
 
 void DownstreamConnection::rejectStream(int status, std::string_view reason) {
   if (closed_) return;
-  worker_.route().metrics->count(DeliveryOutcome::kRejected);
+  worker_.routes().fallback().metrics->count(DeliveryOutcome::kRejected);
   LOG_DEBUG("rejected a downstream request", {"peer", peer_address_},
             {"status", std::to_string(status)}, {"reason", reason});
   reading_stopped_ = true;

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "proxy/check_config.h"
 #include "proxy/config_loader.h"
 #include "proxy/server.h"
 
@@ -24,6 +25,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   dedup::Config& config = loaded->config;
+  if (loaded->kind == dedup::ConfigResult::Kind::kCheck) return dedup::checkConfig(config);
   dedup::log::Level level = dedup::log::Level::kInfo;
   dedup::log::Format format = dedup::log::Format::kLogfmt;
   dedup::log::parseLevel(config.log_level, &level);

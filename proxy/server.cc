@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <thread>
 #include <vector>
 
@@ -15,7 +16,7 @@
 #include "proxy/admin_server.h"
 #include "proxy/cpu_count.h"
 #include "proxy/listen_socket.h"
-#include "proxy/route.h"
+#include "proxy/route_table.h"
 #include "proxy/worker.h"
 
 namespace dedup {
@@ -41,16 +42,15 @@ sigset_t blockStopSignals() {
 int Server::run() {
   const sigset_t stop_signals = blockStopSignals();
 
-  Route route;
-  auto extractor = makeKeyExtractor(config_.key);
-  if (!extractor.ok()) {
-    std::fprintf(stderr, "key: %s\n", extractor.status().message().c_str());
+  auto built = buildRoutes(config_);
+  if (!built.ok()) {
+    std::fprintf(stderr, "dedup-proxy: %s\n", built.status().message().c_str());
     return kExitConfigError;
   }
-  route.extractor = std::move(extractor.value());
-  route.require_key = config_.require_key;
-  route.ttl = config_.ttl;
-  route.lease = config_.effectiveLease();
+  RouteTable& routes = *built.value();
+  for (const std::string& warning : retryHorizonWarnings(routes)) {
+    LOG_WARN("route ttl is shorter than its sender's retry horizon", {"detail", warning});
+  }
 
   UpstreamOptions upstream;
   upstream.timeout = config_.upstream_timeout;
@@ -87,11 +87,16 @@ int Server::run() {
   }
 
   Metrics metrics(DEDUP_PROXY_VERSION);
-  route.metrics = &metrics.route(route.name);
+  std::map<std::string, std::string> scopes;
+  for (auto& route : routes.routes()) {
+    route->metrics = &metrics.route(route->name);
+    scopes[route->name] = route->scope;
+  }
+  if (routes.explicit_routes) routes.unmatched().metrics = &metrics.route("unmatched");
   ProcessMetrics process_metrics(metrics.registry());
 
   std::atomic<bool> ready{false};
-  AdminKeyApi key_api(store, {route.name}, config_.admin_token);
+  AdminKeyApi key_api(store, std::move(scopes), config_.admin_token);
   AdminServer admin(*admin_fd, {[&] {
                                   const StoreStats stats = store.stats();
                                   metrics.syncStoreTotals(stats.commits, stats.syncs);
@@ -112,7 +117,7 @@ int Server::run() {
   std::vector<std::unique_ptr<Worker>> workers;
   for (int i = 0; i < worker_count; ++i) {
     workers.push_back(
-        std::make_unique<Worker>(config_, route, store, metrics, *proxy_fd, upstream));
+        std::make_unique<Worker>(config_, routes, store, metrics, *proxy_fd, upstream));
   }
   for (auto& worker : workers) worker->start();
   ready = true;

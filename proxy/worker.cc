@@ -32,10 +32,10 @@ std::string peerAddress(const sockaddr_storage& address) {
 
 }  // namespace
 
-Worker::Worker(const Config& config, const Route& route, StoreBackend& backend, Metrics& metrics,
-               int listen_fd, const UpstreamOptions& upstream)
+Worker::Worker(const Config& config, const RouteTable& routes, StoreBackend& backend,
+               Metrics& metrics, int listen_fd, const UpstreamOptions& upstream)
     : config_(config),
-      route_(route),
+      routes_(routes),
       backend_(backend),
       metrics_(metrics),
       listen_fd_(listen_fd),

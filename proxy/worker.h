@@ -1,7 +1,7 @@
 // Worker: one thread, one event loop, and everything that loop serves: the
 // accepted downstream connections, the upstream pool, this worker's handle on
 // the dedup store. Workers share only the listening socket (each accepts from
-// it), the read-only Config/Route, the store backend and the metrics.
+// it), the read-only Config and routes, the store backend and the metrics.
 //
 // Control from other threads goes through post(): start(), drain() and
 // stop() are thread-safe; everything else runs on the worker's own thread.
@@ -18,7 +18,7 @@
 #include "metrics/metrics.h"
 #include "proxy/config.h"
 #include "proxy/delivery.h"
-#include "proxy/route.h"
+#include "proxy/route_table.h"
 #include "proxy/upstream_pool.h"
 
 struct event;
@@ -29,7 +29,7 @@ class DownstreamConnection;
 
 class Worker {
  public:
-  Worker(const Config& config, const Route& route, StoreBackend& backend, Metrics& metrics,
+  Worker(const Config& config, const RouteTable& routes, StoreBackend& backend, Metrics& metrics,
          int listen_fd, const UpstreamOptions& upstream);
   ~Worker();
   Worker(const Worker&) = delete;
@@ -51,7 +51,7 @@ class Worker {
   // For this worker's connections and deliveries (worker thread only).
   EventLoop& loop() { return loop_; }
   const Config& config() const { return config_; }
-  const Route& route() const { return route_; }
+  const RouteTable& routes() const { return routes_; }
   DeliveryContext& deliveryContext() { return *context_; }
   bool draining() const { return draining_; }
   // Frees the connection later, never inside its own callback.
@@ -62,7 +62,7 @@ class Worker {
   void acceptConnections();
 
   const Config& config_;
-  const Route& route_;
+  const RouteTable& routes_;
   StoreBackend& backend_;
   Metrics& metrics_;
   int listen_fd_;

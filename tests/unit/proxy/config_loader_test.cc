@@ -194,9 +194,12 @@ TEST(LoadConfig, YamlPlainIntegersAreSecondsAndBytes) {
       "max_body_size: 2048\n"
       "workers: 3\n"
       "routes:\n"
-      "  - path: /hooks/github\n"
+      "  - name: github\n"
+      "    match: {path_prefix: /hooks/github}\n"
       "    key: github\n");
   const Config c = loadOk({"--config", file.path()});
+  ASSERT_EQ(c.routes.size(), 1u);
+  EXPECT_EQ(c.routes[0].path, "/hooks/github");
   EXPECT_EQ(c.ttl, seconds(90));
   EXPECT_EQ(c.max_body_bytes, 2048u);
   EXPECT_EQ(c.workers, 3);
@@ -554,6 +557,26 @@ TEST(SocketAddress, ToString) {
   EXPECT_EQ((SocketAddress{"127.0.0.1", 8080}).toString(), "127.0.0.1:8080");
   EXPECT_EQ((SocketAddress{"::1", 8080}).toString(), "[::1]:8080");
   EXPECT_EQ((SocketAddress{"0.0.0.0", 0}).toString(), "0.0.0.0:0");
+}
+
+TEST(LoadConfig, CheckConfigIsItsOwnKindOfResult) {
+  StatusOr<ConfigResult> result = load({kUpstream, "--check-config"});
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_EQ(result->kind, ConfigResult::Kind::kCheck);
+}
+
+TEST(LoadConfig, ARouteErrorNamesTheFileTheRouteAndTheLine) {
+  YamlFile file(
+      "upstream: http://localhost:3000\n"
+      "routes:\n"
+      "  - name: stripe\n"
+      "    ttl: never\n");
+  StatusOr<ConfigResult> result = load({"--config", file.path()});
+  ASSERT_FALSE(result.ok());
+  EXPECT_NE(result.status().message().find(file.path() + ": routes[0] (stripe) ttl:"),
+            std::string::npos)
+      << result.status().message();
+  EXPECT_NE(result.status().message().find("(line 4)"), std::string::npos);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "adapters/key_extractor.h"
+#include "adapters/preset.h"
 
 namespace dedup {
 namespace {
@@ -26,6 +27,7 @@ class FakeStore : public DedupStore {
     ReleaseCallback release_done;
   };
   void begin(const BeginRequest& request, BeginCallback done) override {
+    fingerprints.push_back(request.fingerprint);
     calls.push_back({"begin", request.key, 0, {}, std::move(done), nullptr, nullptr});
   }
   void commit(const StoreKey& key, LeaseToken token, StoredResponse response,
@@ -36,6 +38,7 @@ class FakeStore : public DedupStore {
     calls.push_back({"release", key, token, {}, nullptr, nullptr, std::move(done)});
   }
   std::deque<Call> calls;
+  std::vector<Fingerprint> fingerprints;
 };
 
 class FakeUpstream : public Upstream {
@@ -241,7 +244,7 @@ TEST_F(DeliveryTest, StoreErrorFailsClosedWith503ByDefault) {
 }
 
 TEST_F(DeliveryTest, StoreErrorFailsOpenWhenConfigured) {
-  config_.on_store_error = StoreErrorPolicy::kFailOpen;
+  route_.store_error_forwards = true;  // buildRoutes() sets it from --on-store-error
   deliver(post("k1"));
   store_.calls[0].begin_done(Status::IOError("disk gone"));
   ASSERT_EQ(upstream_.requests.size(), 1u);
@@ -332,6 +335,90 @@ TEST_F(DeliveryTest, BodiesOverTheLimitAreCommittedWithoutBody) {
   store_.calls[0].begin_done(began(BeginResult::Outcome::kNew));
   upstream_.answer(200, "too long");
   EXPECT_EQ(store_.calls[1].stored, (StoredResponse{200, "", ""}));
+}
+
+// Profiles: each preset's answers come out of the same pipeline.
+class DeliveryProfileTest : public DeliveryTest {
+ protected:
+  void usePreset(std::string_view name) {
+    const Preset* preset = findPreset(name);
+    ASSERT_NE(preset, nullptr);
+    route_.preset = preset->name;
+    route_.profile = preset->profile;
+  }
+};
+
+TEST_F(DeliveryProfileTest, KnativeDuplicateIsABare202) {
+  usePreset("knative");
+  deliver(post("k1"));
+  BeginResult result = began(BeginResult::Outcome::kCommitted);
+  result.response = StoredResponse{200, "application/json", "{\"reply\":1}"};
+  store_.calls[0].begin_done(result);
+  EXPECT_EQ(onlyResponse().status, 202);
+  EXPECT_EQ(onlyResponse().body, "");
+  EXPECT_EQ(onlyResponse().headers.find("Content-Type"), nullptr);
+  EXPECT_EQ(*onlyResponse().headers.find("Idempotent-Replayed"), "true");
+}
+
+TEST_F(DeliveryProfileTest, DaprInFlightIsA200RetryNeverA4xx) {
+  usePreset("dapr");
+  deliver(post("k1"));
+  BeginResult result = began(BeginResult::Outcome::kInFlight);
+  result.retry_after = std::chrono::milliseconds(500);
+  store_.calls[0].begin_done(result);
+  EXPECT_EQ(onlyResponse().status, 200);
+  EXPECT_EQ(onlyResponse().body, "{\"status\":\"RETRY\"}");
+  EXPECT_EQ(*onlyResponse().headers.find("Content-Type"), "application/json");
+  EXPECT_EQ(*onlyResponse().headers.find("Retry-After"), "1");
+  EXPECT_EQ(outcomeCount("in_flight"), 1);
+}
+
+TEST_F(DeliveryProfileTest, SnsNeverAnswersA4xxForInFlightOrMismatch) {
+  usePreset("aws-sns");
+  deliver(post("k1"));
+  store_.calls[0].begin_done(began(BeginResult::Outcome::kInFlight));
+  deliver(post("k1"));
+  store_.calls[1].begin_done(began(BeginResult::Outcome::kMismatch));
+  ASSERT_EQ(sink_->responses.size(), 2u);
+  EXPECT_EQ(sink_->responses[0].status, 503);
+  EXPECT_EQ(sink_->responses[1].status, 500);
+}
+
+TEST_F(DeliveryProfileTest, SnsSubscriptionHandshakeIsNeverDeduplicated) {
+  usePreset("aws-sns");
+  Request request = post("k1");
+  request.headers.add("x-amz-sns-message-type", "SubscriptionConfirmation");
+  deliver(std::move(request));
+  EXPECT_TRUE(store_.calls.empty());
+  ASSERT_EQ(upstream_.requests.size(), 1u);
+  EXPECT_EQ(upstream_.requests[0].headers.find("Dedup-Key"), nullptr);
+}
+
+TEST_F(DeliveryProfileTest, PubSubNonAckStatusReleasesAndSkipsTheFingerprint) {
+  usePreset("gcp-pubsub");
+  deliver(post("k1"));
+  EXPECT_EQ(store_.fingerprints.at(0), Fingerprint{}) << "redeliveries change deliveryAttempt";
+  store_.calls[0].begin_done(began(BeginResult::Outcome::kNew));
+  upstream_.answer(203, "not an ack for Pub/Sub");
+  ASSERT_EQ(store_.calls.size(), 2u);
+  EXPECT_EQ(store_.calls[1].op, "release");
+}
+
+TEST_F(DeliveryProfileTest, KeysAreCountedInTheRoutesScope) {
+  route_.scope = "payments";
+  deliver(post("k1"));
+  EXPECT_EQ(store_.calls[0].key, StoreKey::of("payments", "k1"));
+}
+
+TEST_F(DeliveryProfileTest, OverriddenStoreErrorAnswerCarriesRetryAfter) {
+  ProfileOverride change;
+  change.store_error.status = 500;
+  change.store_error.retry_after = std::chrono::seconds(30);
+  route_.profile = applyOverride(route_.profile, change);
+  deliver(post("k1"));
+  store_.calls[0].begin_done(Status::IOError("disk gone"));
+  EXPECT_EQ(onlyResponse().status, 500);
+  EXPECT_EQ(*onlyResponse().headers.find("Retry-After"), "30");
 }
 
 }  // namespace
