@@ -324,3 +324,34 @@ def test_notes_render(render, mode, tmp_path):
     assert "dedup-proxy" in text and "Store:" in text
     if "replicaCount" in MODES[mode] and MODES[mode].get("store.type") != "redis":
         assert "NOT deduplicated" in text
+
+
+def test_routes_in_values_reach_the_proxy_as_a_valid_config(render, tmp_path):
+    """The example multi-route config, given as chart values, renders into a
+    ConfigMap that the real binary accepts with the chart's own arguments."""
+    import os
+    from pathlib import Path
+
+    import yaml
+
+    from conftest import REPO
+
+    example = yaml.safe_load((REPO / "examples" / "routes.yaml").read_text())
+    values = tmp_path / "routes-values.yaml"
+    values.write_text(yaml.safe_dump({"proxy": {"config": {"routes": example["routes"]}}}))
+    objects = render.template(values_files=[values])
+    config = yaml.safe_load(find(objects, "ConfigMap")["data"]["config.yaml"])
+    assert [route["name"] for route in config["routes"]] == [
+        "stripe", "pubsub", "sns", "github", "orders"]
+
+    binary = Path(os.environ.get("DEDUP_PROXY_BIN", REPO / "build" / "proxy" / "dedup-proxy"))
+    if not binary.exists():
+        pytest.skip(f"{binary} is not built")
+    config_file = tmp_path / "config.yaml"
+    config_file.write_text(find(objects, "ConfigMap")["data"]["config.yaml"])
+    args = list(sidecar(objects)[0]["args"])
+    del args[args.index("--config"):args.index("--config") + 2]
+    result = subprocess.run([str(binary), *args, "--config", str(config_file), "--check-config"],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert "route orders\n" in result.stdout and "  missing_key: 400\n" in result.stdout
