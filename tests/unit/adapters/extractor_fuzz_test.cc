@@ -3,6 +3,7 @@
 #include <map>
 #include <random>
 
+#include "adapters/preset.h"
 #include "extractor_test_util.h"
 
 namespace dedup::testing {
@@ -14,6 +15,7 @@ const char* const kSeeds[] = {
     R"({"id":"evt_1","source":"/s","specversion":"1.0","data":{"a/b":{"m~n":[1,"x",{"id":2}]}}})",
     R"([{"id":1},{"id":"2"},null,true,false,1.5e300,-0,18446744073709551616])",
     R"({"id":"a\u00e9\"\\\n","deep":[[[[[[[[[[{"id":"x"}]]]]]]]]]]})",
+    R"({"message":{"data":"e30=","messageId":"136969","message_id":"136969"},"deliveryAttempt":2})",
 };
 
 std::string randomBytes(std::mt19937& rng, size_t max) {
@@ -60,6 +62,10 @@ TEST(KeyExtractorFuzz, RandomAndTruncatedInputsGiveWellFormedResults) {
     extractors.push_back(build(spec));
     ASSERT_NE(extractors.back(), nullptr);
   }
+  for (const Preset& preset : allPresets()) {  // every sender's key spec too
+    extractors.push_back(build(preset.key_spec));
+    ASSERT_NE(extractors.back(), nullptr) << preset.name;
+  }
   std::map<Kind, int> kinds;
   std::mt19937 rng(20261123);
   const char* const content_types[] = {"application/json", "application/cloudevents+json",
@@ -67,7 +73,9 @@ TEST(KeyExtractorFuzz, RandomAndTruncatedInputsGiveWellFormedResults) {
   for (int i = 0; i < kIterations; ++i) {
     Request request = makeRequest("/hook?" + randomText(rng), {}, randomBody(rng));
     request.headers.add("Content-Type", content_types[rng() % 4]);
-    for (const char* name : {"Idempotency-Key", "X-Tenant", "ce-id", "ce-source"}) {
+    for (const char* name : {"Idempotency-Key", "X-Tenant", "ce-id", "ce-source",
+                             "x-amz-sns-message-id", "X-GitHub-Delivery", "webhook-id", "svix-id",
+                             "X-Shopify-Webhook-Id", "X-Shopify-Event-Id"}) {
       if (rng() % 3 != 0) request.headers.add(name, randomText(rng));
     }
     for (const KeyExtractorPtr& extractor : extractors) {
