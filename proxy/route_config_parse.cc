@@ -22,6 +22,11 @@ struct Place {
   }
 };
 
+// " ('text')" for a scalar, so a message quotes what was written.
+std::string quoted(const YAML::Node& node) {
+  return node.IsScalar() ? " ('" + node.Scalar() + "')" : "";
+}
+
 Status checkFields(const Place& place, const std::string& field, const YAML::Node& map,
                    std::initializer_list<std::string_view> known) {
   if (!map.IsMap()) return place.error(field, map, "must be a map");
@@ -146,8 +151,9 @@ Status profile(const Place& place, const YAML::Node& node, ProfileOverride& out)
         return s;
       }
     } else {
-      return place.error("profile.duplicate", duplicate,
-                         "must be 'replay' or a map with status, body, content_type");
+      return place.error(
+          "profile.duplicate", duplicate,
+          "must be 'replay' or a map with status, body, content_type" + quoted(duplicate));
     }
   }
   const struct {
@@ -175,7 +181,8 @@ Status profile(const Place& place, const YAML::Node& node, ProfileOverride& out)
       }
     } else {
       return place.error("profile.store_error", store_error,
-                         "must be 'forward' or a map with status, body, content_type, retry_after");
+                         "must be 'forward' or a map with status, body, content_type, retry_after" +
+                             quoted(store_error));
     }
   }
   return Status::OK();
