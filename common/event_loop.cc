@@ -61,7 +61,12 @@ EventLoop::~EventLoop() {
 
 void EventLoop::run() { event_base_loop(base_, EVLOOP_NO_EXIT_ON_EMPTY); }
 
-void EventLoop::exit() { event_base_loopbreak(base_); }
+// event_base_loop() clears a pending loopbreak when it starts, so a break
+// requested before the loop thread got there would be lost and run() would
+// never return; a posted break waits in the queue until the loop runs it.
+void EventLoop::exit() {
+  post([this] { event_base_loopbreak(base_); });
+}
 
 void EventLoop::post(std::function<void()> fn) {
   bool was_empty;

@@ -50,7 +50,8 @@ class EventLoop {
 
   // Runs until exit() is called. Call from the owning thread.
   void run();
-  // Makes run() return after the current iteration. Thread-safe.
+  // Makes run() return after the functions posted before it ran. Thread-safe,
+  // and it holds even when called before run() has started.
   void exit();
   // Runs `fn` on the loop's thread, in post order. Thread-safe. Functions
   // still queued when the loop is destroyed are destroyed without running.

@@ -38,6 +38,15 @@ TEST(EventLoop, PostFromManyThreadsRunsEveryFunctionOnTheLoopThreadInOrderPerThr
   }
 }
 
+TEST(EventLoop, ExitRequestedBeforeRunStillEndsTheLoop) {
+  EventLoop loop;
+  bool ran_before_exit = false;
+  loop.post([&] { ran_before_exit = true; });
+  loop.exit();
+  loop.run();  // would block forever if the early exit were lost
+  EXPECT_TRUE(ran_before_exit);
+}
+
 TEST(Timer, DestroyedTimerNeverFires) {
   EventLoop loop;
   bool fired = false;
