@@ -13,12 +13,13 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 
 import pytest
 
-from harness import in_background, request_header
+from harness import REPO_ROOT, in_background, request_header
 
 # An answer's body: the app's first answer replayed, or an RFC 9457 problem.
 REPLAY = "replay"
@@ -559,3 +560,47 @@ def test_pubsub_nack_from_the_app_lets_the_redelivery_through(make_proxy, upstre
     headers, body = pubsub_envelope(2)
     assert proxy.request("POST", "/pubsub/push", body, headers).status == 200
     assert upstream.count(PUBSUB_ID) == 2
+
+
+def readme_preset_rows():
+    """{preset: {column: cell}} from the README's table of presets."""
+    readme = (REPO_ROOT / "README.md").read_text()
+    lines = [line for line in readme.splitlines() if line.startswith("| `")]
+    header = next(line for line in readme.splitlines()
+                  if line.startswith("| preset | key | duplicate"))
+    columns = [cell.strip() for cell in header.strip("|").split("|")]
+    rows = {}
+    for line in lines:
+        # Split on the column bars, not on the `\|` inside a key spec.
+        cells = [c.strip() for c in re.split(r"(?<!\\)\|", line.strip().strip("|"))]
+        if len(cells) != len(columns):
+            continue
+        preset = cells[0].split("`")[1]
+        rows[preset] = dict(zip(columns, cells))
+    return rows
+
+
+def described(cell):
+    """The answer a README cell names: 'replay', or the status code it starts with."""
+    word = cell.split()[0].rstrip(",")
+    return "replay" if word == "replay" else int(word)
+
+
+def expected(expect):
+    return "replay" if expect.body == REPLAY else expect.status
+
+
+def test_readme_table_says_what_the_tests_assert():
+    rows = readme_preset_rows()
+    assert sorted(rows) == sorted(s.preset for s in SENDERS), "one README row per preset"
+    for sender in SENDERS:
+        row = rows[sender.preset]
+        assert described(row["duplicate"]) == expected(sender.duplicate), sender.preset
+        assert described(row["in flight"]) == expected(sender.in_flight), sender.preset
+        assert ("Retry-After" in row["in flight"]) == sender.in_flight.retry_after
+        assert described(row["store down"]) == expected(sender.store_error), sender.preset
+        assert "Retry-After" in row["store down"]
+        if row["mismatch"].startswith("off"):
+            assert sender.mismatch == sender.duplicate, sender.preset
+        else:
+            assert described(row["mismatch"]) == expected(sender.mismatch), sender.preset

@@ -53,19 +53,47 @@ std::string randomText(std::mt19937& rng) {
   return rng() % 5 == 0 ? out + randomBytes(rng, 8) : out;
 }
 
-TEST(KeyExtractorFuzz, RandomAndTruncatedInputsGiveWellFormedResults) {
+// One extractor of every spec kind, and every preset's key spec.
+std::vector<KeyExtractorPtr> allExtractors() {
   std::vector<KeyExtractorPtr> extractors;
   for (const char* spec :
        {"header:Idempotency-Key", "query:id", "json:/id", "json:/data/a~1b/m~0n/2/id", "json:/1",
         "body-sha256", "cloudevents", "header:X-Tenant+json:/id",
         "header:Idempotency-Key|query:id+json:/source|body-sha256"}) {
     extractors.push_back(build(spec));
-    ASSERT_NE(extractors.back(), nullptr);
   }
-  for (const Preset& preset : allPresets()) {  // every sender's key spec too
-    extractors.push_back(build(preset.key_spec));
-    ASSERT_NE(extractors.back(), nullptr) << preset.name;
+  for (const Preset& preset : allPresets()) extractors.push_back(build(preset.key_spec));
+  return extractors;
+}
+
+// The result is well formed for its kind, and the same when asked again.
+void expectWellFormed(const KeyExtractor& extractor, const Request& request, Kind* kind) {
+  const ExtractedKey first = extractor.extract(request);
+  const ExtractedKey again = extractor.extract(request);
+  EXPECT_EQ(first.kind, again.kind);
+  EXPECT_EQ(first.key, again.key);
+  EXPECT_EQ(first.error, again.error);
+  *kind = first.kind;
+  switch (first.kind) {
+    case Kind::kFound:
+      EXPECT_FALSE(first.key.empty());
+      EXPECT_LE(first.key.size(), kMaxKeyLength);
+      EXPECT_TRUE(first.error.empty());
+      break;
+    case Kind::kMissing:
+      EXPECT_TRUE(first.key.empty());
+      EXPECT_TRUE(first.error.empty());
+      break;
+    case Kind::kInvalid:
+      EXPECT_TRUE(first.key.empty());
+      EXPECT_FALSE(first.error.empty());
+      break;
   }
+}
+
+TEST(KeyExtractorFuzz, RandomAndTruncatedInputsGiveWellFormedResults) {
+  std::vector<KeyExtractorPtr> extractors = allExtractors();
+  for (const KeyExtractorPtr& extractor : extractors) ASSERT_NE(extractor, nullptr);
   std::map<Kind, int> kinds;
   std::mt19937 rng(20261123);
   const char* const content_types[] = {"application/json", "application/cloudevents+json",
@@ -80,27 +108,9 @@ TEST(KeyExtractorFuzz, RandomAndTruncatedInputsGiveWellFormedResults) {
     }
     for (const KeyExtractorPtr& extractor : extractors) {
       SCOPED_TRACE(extractor->spec() + " iteration " + std::to_string(i));
-      const ExtractedKey first = extractor->extract(request);
-      const ExtractedKey again = extractor->extract(request);
-      EXPECT_EQ(first.kind, again.kind);
-      EXPECT_EQ(first.key, again.key);
-      EXPECT_EQ(first.error, again.error);
-      ++kinds[first.kind];
-      switch (first.kind) {
-        case Kind::kFound:
-          EXPECT_FALSE(first.key.empty());
-          EXPECT_LE(first.key.size(), kMaxKeyLength);
-          EXPECT_TRUE(first.error.empty());
-          break;
-        case Kind::kMissing:
-          EXPECT_TRUE(first.key.empty());
-          EXPECT_TRUE(first.error.empty());
-          break;
-        case Kind::kInvalid:
-          EXPECT_TRUE(first.key.empty());
-          EXPECT_FALSE(first.error.empty());
-          break;
-      }
+      Kind kind;
+      expectWellFormed(*extractor, request, &kind);
+      ++kinds[kind];
       if (::testing::Test::HasFailure()) return;  // one report, not thousands
     }
   }
@@ -108,6 +118,70 @@ TEST(KeyExtractorFuzz, RandomAndTruncatedInputsGiveWellFormedResults) {
   EXPECT_GT(kinds[Kind::kFound], 100);
   EXPECT_GT(kinds[Kind::kMissing], 100);
   EXPECT_GT(kinds[Kind::kInvalid], 100);
+}
+
+// Deliveries shaped as the senders send them, cut after every byte: a body
+// that ends early (a sender or a proxy in between gave up) must never crash
+// or hang an extractor, whatever the Content-Type says the body is.
+TEST(KeyExtractorFuzz, EveryTruncationOfSenderShapedBodies) {
+  const std::string long_id(kMaxKeyLength + 40, 'i');  // over the limit, then cut below it
+  const std::string bodies[] = {
+      // CloudEvents structured mode (Dapr's envelope).
+      R"({"specversion":"1.0","type":"com.dapr.event.sent","source":"checkout",)"
+      R"("id":"5929aaac-a5e2-4ca1-859c-edfe73f11565","datacontenttype":"application/json",)"
+      R"("data":{"orderId":100},"topic":"orders","pubsubname":"orderpubsub"})",
+      // CloudEvents batch mode: an array of structured events.
+      R"([{"specversion":"1.0","id":"a-1","source":"/s","type":"t"},)"
+      R"({"specversion":"1.0","id":"a-2","source":"/s","type":"t","data":"\u00e9"}])",
+      // A Pub/Sub push envelope.
+      R"({"message":{"attributes":{"k":"v"},"data":"SGVsbG8=","messageId":"2070443601311540",)"
+      R"("message_id":"2070443601311540"},"subscription":"projects/p/subscriptions/s",)"
+      R"("deliveryAttempt":2})",
+      // A Stripe event.
+      R"({"id":"evt_1NG8Du2eZvKYlo2CUI79vXWy","object":"event","data":{"object":{"id":"pi_1"}},)"
+      R"("type":"payment_intent.succeeded"})",
+      // Ids as numbers, escapes, and an id longer than a key may be.
+      R"({"id":18446744073709551615,"source":"\ud83d\ude00\\\"/","data":[1.5e308,-0]})",
+      R"({"id":")" + long_id + R"(","source":"/s"})",
+  };
+  const char* const content_types[] = {"application/json", "application/cloudevents+json",
+                                       "application/cloudevents-batch+json; charset=utf-8",
+                                       "application/octet-stream"};
+  std::vector<KeyExtractorPtr> extractors = allExtractors();
+  for (const KeyExtractorPtr& extractor : extractors) ASSERT_NE(extractor, nullptr);
+  std::map<Kind, int> kinds;
+  for (const std::string& body : bodies) {
+    for (size_t length = 0; length <= body.size(); ++length) {
+      for (const char* content_type : content_types) {
+        Request request = makeRequest("/hook?id=q-1",
+                                      {{"Content-Type", content_type},
+                                       {"ce-id", "e-1"},
+                                       {"ce-source", "/s"},
+                                       {"Idempotency-Key", "k-1"},
+                                       {"X-Tenant", "t-1"}},
+                                      body.substr(0, length));
+        for (const KeyExtractorPtr& extractor : extractors) {
+          SCOPED_TRACE(extractor->spec() + " / " + content_type + " / " + std::to_string(length) +
+                       " bytes of " + body.substr(0, 40));
+          Kind kind;
+          expectWellFormed(*extractor, request, &kind);
+          ++kinds[kind];
+          if (::testing::Test::HasFailure()) return;
+        }
+      }
+    }
+  }
+  EXPECT_GT(kinds[Kind::kFound], 100);
+  EXPECT_GT(kinds[Kind::kMissing], 100);
+  EXPECT_GT(kinds[Kind::kInvalid], 100);
+
+  // Batch mode is refused as such, not read as one event or as garbage.
+  const ExtractedKey batch =
+      build("cloudevents")
+          ->extract(makeRequest("/", {{"Content-Type", "application/cloudevents-batch+json"}},
+                                std::string(bodies[1])));
+  EXPECT_EQ(batch.kind, Kind::kInvalid);
+  EXPECT_NE(batch.error.find("batch"), std::string::npos) << batch.error;
 }
 
 }  // namespace
