@@ -502,6 +502,28 @@ def test_store_unavailable(make_proxy, upstream, dead_port, sender):
     assert upstream.stats()["received"] == 0, "fail closed: nothing reaches the app unchecked"
 
 
+@pytest.mark.parametrize("sender", SENDERS, ids=str)
+def test_app_failure_is_passed_on_and_the_redelivery_reaches_the_app(make_proxy, upstream,
+                                                                       sender):
+    proxy = preset_proxy(make_proxy, sender)
+    failed = send(proxy, sender, sender.delivery(1), {"X-Test-Status": "503"})
+    assert failed.status == 503 and not failed.replayed, "the app's own answer, unchanged"
+    retried = send(proxy, sender, sender.delivery(2))
+    assert retried.status == 200 and not retried.replayed, str(retried)
+    record = upstream.key(sender.app_key)
+    assert record["count"] == 2, "the failed delivery released the key"
+    assert record["attempts"] == ["1", "1"]
+
+
+@pytest.mark.parametrize("sender", SENDERS, ids=str)
+def test_app_down_is_a_5xx(make_proxy, dead_port, sender):
+    # Every sender retries a 5xx; none of them may see a 4xx for our failure.
+    proxy = make_proxy("--key", sender.preset, upstream_url="http://127.0.0.1:%d" % dead_port)
+    for attempt in (1, 2):
+        reply = send(proxy, sender, sender.delivery(attempt))
+        assert reply.status == 502 and not reply.replayed, str(reply)
+
+
 def test_sns_subscription_handshakes_are_always_forwarded(make_proxy, upstream):
     proxy = make_proxy("--key", "aws-sns")
     for message_type, message_id in (("SubscriptionConfirmation", "165545c9-2a5c-472c-8df2"),
