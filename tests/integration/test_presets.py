@@ -118,6 +118,15 @@ def pubsub_envelope(attempt, data=b"Hello Cloud Pub/Sub! Here is my message!"):
 
 SNS_TOPIC = "arn:aws:sns:us-west-2:123456789012:MyTopic"
 SNS_ID = "22b80b92-fdea-4c2c-8f9d-bdfb0c7bf324"
+SNS_SUBSCRIPTION = SNS_TOPIC + ":c9135db0-26c4-47ec-8998-413945fb5a96"
+SNS_CERT = ("https://sns.us-west-2.amazonaws.com/"
+            "SimpleNotificationService-f3ecfb7224c7233fe7bb5f59f96de52f.pem")
+
+
+def sns_signature(seed):
+    """Stands in for SNS's base64 RSA signature (128 bytes): fixed per message."""
+    digest = hashlib.sha512(seed.encode()).digest()
+    return base64.b64encode(digest + digest[::-1]).decode()
 
 
 def sns_request(message_type, message_id, document):
@@ -129,8 +138,7 @@ def sns_request(message_type, message_id, document):
         "User-Agent": "Amazon Simple Notification Service Agent",
     }
     if message_type == "Notification":
-        headers["x-amz-sns-subscription-arn"] = (
-            SNS_TOPIC + ":c9135db0-26c4-47ec-8998-413945fb5a96")
+        headers["x-amz-sns-subscription-arn"] = SNS_SUBSCRIPTION
     return headers, compact(document)
 
 
@@ -143,27 +151,28 @@ def sns_notification(message="Hello from SNS"):
         "Message": message,
         "Timestamp": "2026-11-30T05:12:43.378Z",
         "SignatureVersion": "1",
-        "Signature": "EXAMPLEw6JRNwm1LFQL4ICB0bnXrdB8ClRMTQFGBqwLpGbM78tJ4etTwC5zU7O3tS6tGpey3ejedNdOJ+1fkIp9F2/LmNVKb5aFlYq+9rk9ZiPph5YlLmWsDcyC5T+Sy9/umic5S0UQc2PEtgdpVBahwNOdMW4JPwk0kAJJztnc=",
-        "SigningCertURL": "https://sns.us-west-2.amazonaws.com/SimpleNotificationService-f3ecfb7224c7233fe7bb5f59f96de52f.pem",
-        "UnsubscribeURL": "https://sns.us-west-2.amazonaws.com/?Action=Unsubscribe&SubscriptionArn=" + SNS_TOPIC + ":c9135db0-26c4-47ec-8998-413945fb5a96",
+        "Signature": sns_signature(SNS_ID + message),
+        "SigningCertURL": SNS_CERT,
+        "UnsubscribeURL": ("https://sns.us-west-2.amazonaws.com/?Action=Unsubscribe"
+                           "&SubscriptionArn=" + SNS_SUBSCRIPTION),
     })
 
 
 def sns_handshake(message_type, message_id):
-    action = "ConfirmSubscription"
+    token = hashlib.sha512(message_id.encode()).hexdigest() * 2
     return sns_request(message_type, message_id, {
         "Type": message_type,
         "MessageId": message_id,
-        "Token": "2336412f37fb687f5d51e6e241d09c805a5a57b30d712f794cc5f6a988666d92768dd60a747ba6f3beb71854e285d6ad02428b09ceece29417f1f02d609c582afbacc99c583a916b9981dd2728f4ae6fdb82efd087cc3b7849e05798d2d2785c03b0879594eeac82c01f235d0e717736",
+        "Token": token,
         "TopicArn": SNS_TOPIC,
         "Message": "You have chosen to subscribe to the topic %s.\nTo confirm the subscription, "
                    "visit the SubscribeURL included in this message." % SNS_TOPIC,
-        "SubscribeURL": "https://sns.us-west-2.amazonaws.com/?Action=%s&TopicArn=%s&Token=2336412f"
-                        % (action, SNS_TOPIC),
+        "SubscribeURL": ("https://sns.us-west-2.amazonaws.com/?Action=ConfirmSubscription"
+                         "&TopicArn=%s&Token=%s" % (SNS_TOPIC, token)),
         "Timestamp": "2026-11-30T05:10:03.394Z",
         "SignatureVersion": "1",
-        "Signature": "EXAMPLEpH+DcEwjAPg8O9mY8dReBSwksfg2S7WKQcikcNKWLQjwu6A4VbeS0QHVCkhRS7fUQvi2egU3N858fiTDN6bkkOxYDVrY0Ad8L10Hs3zH81mtnPk5uvvolIC1CXGu43obcgFxeL3khZl8IKvO61GWB6jI9b5+gLPoBc1Q=",
-        "SigningCertURL": "https://sns.us-west-2.amazonaws.com/SimpleNotificationService-f3ecfb7224c7233fe7bb5f59f96de52f.pem",
+        "Signature": sns_signature(message_id),
+        "SigningCertURL": SNS_CERT,
     })
 
 
@@ -416,6 +425,8 @@ SENDERS = [
            passed_through=("traceparent",)),
 ]
 
+SNS_SENDER = next(sender for sender in SENDERS if sender.preset == "aws-sns")
+
 
 def check(reply, expect, first=None, preset=None):
     """`reply` is exactly the answer `expect` describes (`first`: the app's
@@ -473,7 +484,7 @@ def test_redeliveries_reach_the_app_once(make_proxy, upstream, sender):
     record = upstream.key(sender.app_key)
     assert record["count"] == 1, record
     assert record["attempts"] == ["1"]
-    assert record["bodies"] == [first_request[1].decode("latin-1")], "the body reaches the app as sent"
+    assert record["bodies"] == [first_request[1].decode("latin-1")], "the body arrives as sent"
     for name in sender.passed_through:
         assert request_header(record["headers"][0], name) == first_request[0][name], name
     assert upstream.stats()["received"] == 1
@@ -530,7 +541,7 @@ def test_sns_subscription_handshakes_are_always_forwarded(make_proxy, upstream):
                                      ("UnsubscribeConfirmation", "47138184-6831-46b8-8f7c")):
         request = sns_handshake(message_type, message_id)
         for _ in range(2):
-            reply = send(proxy, SENDERS[2], request)
+            reply = send(proxy, SNS_SENDER, request)
             assert reply.status == 200 and not reply.replayed, str(reply)
     requests = upstream.requests_to("/sns")
     assert [request_header(r["headers"], "x-amz-sns-message-type") for r in requests] == [
@@ -544,10 +555,10 @@ def test_sns_handshakes_are_forwarded_while_the_store_is_down(make_proxy, upstre
                        "--redis-connect-timeout", "200ms", "--redis-command-timeout", "200ms")
     request = sns_handshake("SubscriptionConfirmation", "165545c9-2a5c-472c-8df2")
     for _ in range(2):
-        assert send(proxy, SENDERS[2], request).status == 200
+        assert send(proxy, SNS_SENDER, request).status == 200
     assert len(upstream.requests_to("/sns")) == 2
     # A Notification needs the store: a 5xx, so SNS retries it.
-    check(send(proxy, SENDERS[2], sns_notification()), STORE_DOWN, preset="aws-sns")
+    check(send(proxy, SNS_SENDER, sns_notification()), STORE_DOWN, preset="aws-sns")
 
 
 def test_svix_id_names_a_standard_webhook_without_webhook_id(make_proxy, upstream):
