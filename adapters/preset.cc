@@ -39,9 +39,13 @@ std::vector<Preset> makePresets() {
   sns.bypass_values = {"SubscriptionConfirmation", "UnsubscribeConfirmation"};
   presets.push_back({"aws-sns", "header:x-amz-sns-message-id", sns, hours(1), "AWS SNS"});
 
-  // Stripe retries for up to 3 days; each redelivery has a new
-  // Stripe-Signature timestamp but the same body, so the body fingerprint holds.
-  presets.push_back({"stripe", "json:/id", Profile(), hours(72), "Stripe"});
+  // Stripe retries for up to 3 days. An evt_ id names one event for good, and
+  // a redelivery re-renders the Event object (a new Stripe-Signature, and
+  // fields such as pending_webhooks may change), so a fingerprint could only
+  // turn a true duplicate into a 422 that Stripe retries for days.
+  Profile stripe;
+  stripe.fingerprint = false;
+  presets.push_back({"stripe", "json:/id", stripe, hours(72), "Stripe"});
 
   // GitHub never redelivers by itself (only on a manual redelivery).
   presets.push_back({"github", "header:X-GitHub-Delivery", Profile(), std::nullopt, "GitHub"});

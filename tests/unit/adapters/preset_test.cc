@@ -100,6 +100,8 @@ TEST(Preset, NoProfileAnswersWhatItsSenderWouldDrop) {
   EXPECT_FALSE(pubsub.acknowledges(203));
   EXPECT_FALSE(pubsub.acknowledges(pubsub.in_flight.status));
   EXPECT_FALSE(pubsub.fingerprint);
+  EXPECT_FALSE(preset("stripe").profile.fingerprint) << "one evt_ id is one event";
+  EXPECT_TRUE(preset("github").profile.fingerprint);
   const Profile& dapr = preset("dapr").profile;
   EXPECT_EQ(*dapr.in_flight.body, R"({"status":"RETRY"})");
   EXPECT_EQ(*dapr.duplicate->body, R"({"status":"SUCCESS"})");
