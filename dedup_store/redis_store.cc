@@ -4,12 +4,10 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <netdb.h>
-#include <openssl/evp.h>
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <atomic>
-#include <charconv>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -18,6 +16,8 @@
 
 #include "common/event_loop.h"
 #include "dedup_store/redis_record.h"
+#include "dedup_store/redis_scripts.h"
+#include "dedup_store/redis_sentinel.h"
 
 namespace dedup {
 namespace {
@@ -33,82 +33,13 @@ constexpr milliseconds kBackoffMax{2000};
 // Longest TTL we pass to PX (about 100 years), so it never overflows.
 constexpr int64_t kMaxTtlMs = int64_t{100} * 365 * 24 * 3600 * 1000;
 
-// KEYS[1] key; ARGV[1] token, ARGV[2] lease ms, ARGV[3] lease tail ms,
-// ARGV[4] fingerprint hex (empty: none).
-// → {0, attempt} new lease | {1, value} committed | {2, ms left} in flight.
-// A lease is "L<attempt>:<token>:<deadline ms>:<fingerprint hex>".
-constexpr std::string_view kBeginScript = R"lua(
-local v = redis.call('GET', KEYS[1])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local attempt = 1
-if v then
-  if string.sub(v, 1, 1) ~= 'L' then return {1, v} end
-  local a, dl = string.match(v, '^L(%d+):%d+:(%d+):')
-  if a then
-    local left = tonumber(dl) - now
-    if left > 0 then return {2, left} end
-    attempt = tonumber(a) + 1
-  end
-end
-local lease = tonumber(ARGV[2])
-redis.call('SET', KEYS[1],
-           'L' .. attempt .. ':' .. ARGV[1] .. ':' .. string.format('%.0f', now + lease) .. ':' .. ARGV[4],
-           'PX', string.format('%.0f', lease + tonumber(ARGV[3])))
-return {0, attempt}
-)lua";
-
-// KEYS[1] key; ARGV[1] token, ARGV[2] committed value (redis_record.h, without
-// fingerprint), ARGV[3] ttl ms. The lease's fingerprint is spliced into the
-// record here, so any worker can commit. → 1 committed | 0 lease lost.
-constexpr std::string_view kCommitScript = R"lua(
-local v = redis.call('GET', KEYS[1])
-if not v then return 0 end
-local tok, fp = string.match(v, '^L%d+:(%d+):%d+:(%x*)$')
-if tok ~= ARGV[1] then return 0 end
-local rec = ARGV[2]
-if fp ~= '' then
-  local bin = string.gsub(fp, '..', function(h) return string.char(tonumber(h, 16)) end)
-  if string.sub(rec, 1, 1) == 'C' then
-    rec = string.sub(rec, 1, 3) .. '\1' .. bin .. string.sub(rec, 5)
-  else
-    local s = tonumber(rec)
-    rec = 'C' .. string.char(s % 256, math.floor(s / 256)) .. '\1' .. bin .. '\0\0'
-  end
-end
-redis.call('SET', KEYS[1], rec, 'PX', ARGV[3])
-return 1
-)lua";
-
-// KEYS[1] key; ARGV[1] token. → 1 released | 0 not held.
-constexpr std::string_view kReleaseScript = R"lua(
-local v = redis.call('GET', KEYS[1])
-if v and string.match(v, '^L%d+:(%d+):') == ARGV[1] then
-  redis.call('DEL', KEYS[1])
-  return 1
-end
-return 0
-)lua";
-
-struct Script {
-  std::string text;
-  std::string sha;  // SHA-1 hex, what EVALSHA names
-};
-
-Script makeScript(std::string_view text) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  EVP_Digest(text.data(), text.size(), digest, &size, EVP_sha1(), nullptr);
-  return Script{std::string(text), toHex(digest, size)};
-}
-
 // What every worker's store shares with the backend.
 struct Shared {
   RedisOptions options;
-  std::string connect_host;  // resolved at open, so workers do no DNS
-  Script begin = makeScript(kBeginScript);
-  Script commit = makeScript(kCommitScript);
-  Script release = makeScript(kReleaseScript);
+  // Resolved at open, so workers do no DNS: the server, or the Sentinels.
+  RedisAddress server;
+  std::vector<RedisAddress> sentinels;
+  RedisScripts scripts;
   std::atomic<bool> healthy{true};
   std::atomic<bool> closed{false};
   std::atomic<uint64_t> commits{0};
@@ -129,6 +60,7 @@ class RedisDedupStore : public DedupStore {
 
   ~RedisDedupStore() override {
     alive_.reset();
+    resolver_.reset();
     pending_.clear();
     if (ctx_ != nullptr) {
       ctx_->data = nullptr;
@@ -141,7 +73,7 @@ class RedisDedupStore : public DedupStore {
     const LeaseToken token = newToken();
     const int64_t lease_ms = std::clamp<int64_t>(request.lease.count(), 1, kMaxTtlMs);
     const Fingerprint& fp = request.fingerprint;
-    submit(shared_->begin,
+    submit(shared_->scripts.begin,
            {keyOf(request.key), std::to_string(token), std::to_string(lease_ms),
             std::to_string(kLeaseTail.count()), isZero(fp) ? "" : toHex(fp.data(), fp.size())},
            [this, done = std::move(done), token,
@@ -159,7 +91,7 @@ class RedisDedupStore : public DedupStore {
     record.response.status = std::clamp(record.response.status, 0, 65535);
     const int64_t ttl_ms = std::clamp<int64_t>(ttl.count(), 1, kMaxTtlMs);
     submit(
-        shared_->commit,
+        shared_->scripts.commit,
         {keyOf(key), std::to_string(token), encodeRedisCommitted(record), std::to_string(ttl_ms)},
         [this, done = std::move(done)](StatusOr<const redisReply*> reply) {
           StatusOr<CommitOutcome> result = parseCommit(reply);
@@ -169,7 +101,7 @@ class RedisDedupStore : public DedupStore {
   }
 
   void release(const StoreKey& key, LeaseToken token, ReleaseCallback done) override {
-    submit(shared_->release, {keyOf(key), std::to_string(token)},
+    submit(shared_->scripts.release, {keyOf(key), std::to_string(token)},
            [this, done = std::move(done)](StatusOr<const redisReply*> reply) {
              Status result = reply.ok() ? checkInteger(*reply) : reply.status();
              deliver([done, result = std::move(result)]() mutable { done(std::move(result)); });
@@ -182,7 +114,7 @@ class RedisDedupStore : public DedupStore {
   using Handler = std::function<void(StatusOr<const redisReply*>)>;
 
   struct Pending {
-    const Script* script = nullptr;
+    const RedisScript* script = nullptr;
     std::vector<std::string> args;  // KEYS[1], then ARGV
     Handler handle;
     TimerPtr timer;
@@ -190,7 +122,7 @@ class RedisDedupStore : public DedupStore {
   };
 
   // privdata of the connection's own commands; operations count from kFirstOp.
-  static constexpr uintptr_t kAuthId = 1, kSelectId = 2, kLoadId = 3, kFirstOp = 16;
+  static constexpr uintptr_t kAuthId = 1, kSelectId = 2, kLoadId = 3, kRoleId = 4, kFirstOp = 16;
 
   std::string keyOf(const StoreKey& key) const { return shared_->options.prefix + key.hex(); }
 
@@ -260,7 +192,7 @@ class RedisDedupStore : public DedupStore {
     return Status::OK();
   }
 
-  void submit(const Script& script, std::vector<std::string> args, Handler handle) {
+  void submit(const RedisScript& script, std::vector<std::string> args, Handler handle) {
     retired_timers_.clear();  // never inside a timer callback: callers run on posted functions
     if (shared_->closed.load()) {
       handle(Status::Unavailable("redis store closed"));
@@ -277,7 +209,11 @@ class RedisDedupStore : public DedupStore {
     p.handle = std::move(handle);
     p.timer = loop_.createTimer([this, id] { onTimeout(id); });
     p.timer->arm(shared_->options.command_timeout);
-    if (!send(id, p)) detach(Status::Unavailable("redis: cannot queue a command"), true);
+    // While the Sentinels are asked there is no connection yet: connect()
+    // sends what waits.
+    if (ctx_ != nullptr && !send(id, p)) {
+      detach(Status::Unavailable("redis: cannot queue a command"), true);
+    }
   }
 
   bool send(uintptr_t id, const Pending& p) {
@@ -304,18 +240,56 @@ class RedisDedupStore : public DedupStore {
                                  lens.data()) == REDIS_OK;
   }
 
-  // Starts a connection if there is none and the backoff allows; the
-  // handshake (AUTH, SELECT, SCRIPT LOAD) is queued ahead of any command.
+  bool sentinelMode() const { return !shared_->sentinels.empty(); }
+
+  std::string target() const { return target_.host + ":" + std::to_string(target_.port); }
+
+  // True when a connection exists or is on its way (Sentinels being asked,
+  // then connect()); false while the backoff holds us back.
   bool ensureConnected() {
-    if (ctx_ != nullptr) return true;
+    if (ctx_ != nullptr || resolving_) return true;
     if (SteadyClock::now() < next_attempt_) return false;
+    if (!sentinelMode()) {
+      target_ = shared_->server;
+      return connect();
+    }
+    // Every (re)connect asks again: after a failover the Sentinels name the
+    // promoted replica.
+    if (!resolver_) {
+      resolver_ = std::make_unique<SentinelResolver>(loop_, shared_->sentinels,
+                                                     shared_->options.master_name,
+                                                     shared_->options.connect_timeout);
+    }
+    resolving_ = true;
+    resolver_->resolve([this](StatusOr<RedisAddress> master) {
+      resolving_ = false;
+      if (!master.ok()) {
+        detach(master.status(), false);
+        return;
+      }
+      target_ = *master;
+      if (!connect()) return;  // connect() failed every waiting operation
+      for (auto& [id, p] : pending_) {
+        if (!send(id, p)) {
+          detach(Status::Unavailable("redis: cannot queue a command"), true);
+          return;
+        }
+      }
+    });
+    return true;
+  }
+
+  // Connects to target_ and queues the handshake (AUTH, SELECT, with Sentinel
+  // ROLE, SCRIPT LOAD) ahead of any command. False (every pending operation
+  // failed) when hiredis refuses at once.
+  bool connect() {
     const RedisOptions& o = shared_->options;
-    redisAsyncContext* ctx = redisAsyncConnect(shared_->connect_host.c_str(), o.port);
+    redisAsyncContext* ctx = redisAsyncConnect(target_.host.c_str(), target_.port);
     if (ctx == nullptr || ctx->err != 0) {
-      last_error_ = "redis: cannot connect to " + o.host + ":" + std::to_string(o.port) + ": " +
-                    (ctx != nullptr ? ctx->errstr : "out of memory");
+      const std::string why = "redis: cannot connect to " + target() + ": " +
+                              (ctx != nullptr ? ctx->errstr : "out of memory");
       if (ctx != nullptr) redisAsyncFree(ctx);
-      attemptFailed();
+      detach(Status::Unavailable(why), false);
       return false;
     }
     ctx_ = ctx;
@@ -330,20 +304,20 @@ class RedisDedupStore : public DedupStore {
                               : sendPlain(kAuthId, {"AUTH", o.username, o.password});
     }
     ok = ok && sendPlain(kSelectId, {"SELECT", std::to_string(o.db)});
-    for (const Script* s : {&shared_->begin, &shared_->commit, &shared_->release}) {
+    // A Sentinel's answer may be stale (the old master, back as a replica).
+    if (sentinelMode()) ok = ok && sendPlain(kRoleId, {"ROLE"});
+    for (const RedisScript* s :
+         {&shared_->scripts.begin, &shared_->scripts.commit, &shared_->scripts.release}) {
       ok = ok && sendPlain(kLoadId, {"SCRIPT", "LOAD", s->text});
     }
     if (!connect_timer_) {
       connect_timer_ = loop_.createTimer([this] {
-        detach(Status::Unavailable("redis: connecting to " + shared_->options.host + ":" +
-                                   std::to_string(shared_->options.port) + " timed out"),
-               true);
+        detach(Status::Unavailable("redis: connecting to " + target() + " timed out"), true);
       });
     }
     connect_timer_->arm(o.connect_timeout);
     if (!ok) {
-      last_error_ = "redis: cannot queue the handshake";
-      detach(Status::Unavailable(last_error_), true);
+      detach(Status::Unavailable("redis: cannot queue the handshake"), true);
       return false;
     }
     return true;
@@ -353,6 +327,13 @@ class RedisDedupStore : public DedupStore {
     shared_->healthy = false;
     next_attempt_ = SteadyClock::now() + backoff_;
     backoff_ = std::min(backoff_ * 2, kBackoffMax);
+  }
+
+  void handshakeDone() {
+    ready_ = true;
+    shared_->healthy = true;
+    backoff_ = kBackoffMin;
+    if (connect_timer_) connect_timer_->disarm();
   }
 
   // Drops the connection (freeing it unless hiredis is already doing so) and
@@ -388,7 +369,33 @@ class RedisDedupStore : public DedupStore {
     retired_timers_.push_back(std::move(p.timer));  // we are inside its callback
     p.handle(Status::Timeout("redis: no reply within " +
                              std::to_string(shared_->options.command_timeout.count()) + " ms"));
+    // Still asking the Sentinels: they have their own timeout.
+    if (ctx_ == nullptr) return;
     detach(Status::Unavailable("redis: connection dropped after a command timed out"), true);
+  }
+
+  void onHandshakeReply(uintptr_t id, const redisReply* reply) {
+    static constexpr const char* kStep[] = {"", "AUTH", "SELECT", "SCRIPT LOAD", "ROLE"};
+    if (reply->type == REDIS_REPLY_ERROR) {
+      if (id == kLoadId) return;  // the EVALSHA will say NOSCRIPT and load again
+      detach(Status::Unavailable("redis " + std::string(kStep[id]) + " on " + target() + ": " +
+                                 replyText(reply)),
+             true);
+      return;
+    }
+    if (id == kRoleId) {
+      const bool master = reply->type == REDIS_REPLY_ARRAY && reply->elements > 0 &&
+                          replyText(reply->element[0]) == "master";
+      if (!master) {
+        detach(Status::Unavailable("redis: " + target() +
+                                   " is not the master (a stale Sentinel answer); asking again"),
+               true);
+        return;
+      }
+      handshakeDone();
+    } else if (id == kSelectId && !sentinelMode()) {
+      handshakeDone();
+    }
   }
 
   void onReply(uintptr_t id, const redisReply* reply) {
@@ -396,20 +403,10 @@ class RedisDedupStore : public DedupStore {
       detach(Status::Unavailable("redis: connection lost"), false);
       return;
     }
-    if (id == kAuthId || id == kSelectId) {
-      if (reply->type == REDIS_REPLY_ERROR) {
-        detach(Status::Unavailable(std::string(id == kAuthId ? "redis AUTH: " : "redis SELECT: ") +
-                                   replyText(reply)),
-               true);
-      } else if (id == kSelectId) {
-        ready_ = true;
-        shared_->healthy = true;
-        backoff_ = kBackoffMin;
-        if (connect_timer_) connect_timer_->disarm();
-      }
+    if (id < kFirstOp) {
+      onHandshakeReply(id, reply);
       return;
     }
-    if (id == kLoadId) return;
     auto it = pending_.find(id);
     if (it == pending_.end()) return;
     Pending& p = it->second;
@@ -424,6 +421,15 @@ class RedisDedupStore : public DedupStore {
     Pending done = std::move(p);
     pending_.erase(it);
     retired_timers_.push_back(std::move(done.timer));
+    if (reply->type == REDIS_REPLY_ERROR && replyText(reply).starts_with("READONLY")) {
+      // The server became a replica under us (failover): fail, reconnect,
+      // and with Sentinel ask where the master is now.
+      const Status why =
+          Status::Unavailable("redis: " + target() + " is read-only (" + replyText(reply) + ")");
+      done.handle(why);
+      detach(why, true);
+      return;
+    }
     done.handle(reply);
   }
 
@@ -438,8 +444,7 @@ class RedisDedupStore : public DedupStore {
     if (self == nullptr || status == REDIS_OK) return;
     // hiredis frees the context after this returns.
     self->detach(
-        Status::Unavailable("redis: cannot connect to " + self->shared_->options.host + ":" +
-                            std::to_string(self->shared_->options.port) + ": " + ac->errstr),
+        Status::Unavailable("redis: cannot connect to " + self->target() + ": " + ac->errstr),
         false);
   }
 
@@ -454,8 +459,11 @@ class RedisDedupStore : public DedupStore {
   std::mt19937_64 tokens_;
   std::shared_ptr<char> alive_ = std::make_shared<char>(0);
 
-  redisAsyncContext* ctx_ = nullptr;  // null while disconnected
-  bool ready_ = false;                // the handshake succeeded
+  std::unique_ptr<SentinelResolver> resolver_;  // Sentinel mode, made on first use
+  bool resolving_ = false;                      // the Sentinels are being asked
+  RedisAddress target_;                         // the server of the current connection
+  redisAsyncContext* ctx_ = nullptr;            // null while disconnected
+  bool ready_ = false;                          // the handshake succeeded
   TimerPtr connect_timer_;
   SteadyClock::time_point next_attempt_{};
   milliseconds backoff_ = kBackoffMin;
@@ -506,77 +514,36 @@ std::string resolve(const std::string& host) {
   return ip;
 }
 
-bool parseInt(std::string_view text, int& out) {
-  if (text.empty()) return false;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-  return ec == std::errc() && end == text.data() + text.size();
+Status checkAddress(const std::string& host, int port, const std::string& what) {
+  if (host.empty()) return Status::InvalidArgument(what + ": no host");
+  if (port < 1 || port > 65535) {
+    return Status::InvalidArgument(what + ": bad port " + std::to_string(port));
+  }
+  return Status::OK();
 }
 
 }  // namespace
 
-StatusOr<RedisOptions> parseRedisUri(std::string_view uri) {
-  const std::string quoted = "store URI \"" + std::string(uri) + "\": ";
-  if (uri.starts_with("rediss://")) {
-    return Status::InvalidArgument(quoted +
-                                   "rediss:// (TLS) is not supported: Debian's hiredis "
-                                   "0.14 has no TLS");
-  }
-  constexpr std::string_view kScheme = "redis://";
-  if (!uri.starts_with(kScheme)) return Status::InvalidArgument(quoted + "want redis://");
-  std::string_view rest = uri.substr(kScheme.size());
-  RedisOptions options;
-  std::string_view authority = rest.substr(0, rest.find('/'));
-  if (authority.size() < rest.size()) {
-    const std::string_view db = rest.substr(authority.size() + 1);
-    if (!db.empty() && (!parseInt(db, options.db) || options.db < 0)) {
-      return Status::InvalidArgument(quoted + "the database must be a number (/DB)");
-    }
-  }
-  if (const size_t at = authority.rfind('@'); at != std::string_view::npos) {
-    const std::string_view userinfo = authority.substr(0, at);
-    const size_t colon = userinfo.find(':');
-    if (colon == std::string_view::npos) {
-      return Status::InvalidArgument(quoted + "credentials must be USER:PASS@ or :PASS@");
-    }
-    options.username = std::string(userinfo.substr(0, colon));
-    options.password = std::string(userinfo.substr(colon + 1));
-    authority = authority.substr(at + 1);
-  }
-  std::string_view host = authority;
-  std::string_view port;
-  if (authority.starts_with('[')) {  // [IPv6]:port
-    const size_t close = authority.find(']');
-    if (close == std::string_view::npos) return Status::InvalidArgument(quoted + "unclosed [");
-    host = authority.substr(1, close - 1);
-    const std::string_view after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (after[0] != ':') return Status::InvalidArgument(quoted + "want [HOST]:PORT");
-      port = after.substr(1);
-    }
-  } else if (const size_t colon = authority.rfind(':'); colon != std::string_view::npos) {
-    host = authority.substr(0, colon);
-    port = authority.substr(colon + 1);
-  }
-  if (host.empty()) return Status::InvalidArgument(quoted + "no host");
-  options.host = std::string(host);
-  if (authority.ends_with(':') || (!port.empty() && (!parseInt(port, options.port) ||
-                                                     options.port < 1 || options.port > 65535))) {
-    return Status::InvalidArgument(quoted + "the port must be a number in 1..65535");
-  }
-  return options;
-}
-
 StatusOr<StoreBackendPtr> openRedisStore(const RedisOptions& options) {
-  if (options.host.empty()) return Status::InvalidArgument("redis store: no host");
-  if (options.port < 1 || options.port > 65535) {
-    return Status::InvalidArgument("redis store: bad port " + std::to_string(options.port));
-  }
   if (options.connect_timeout.count() <= 0 || options.command_timeout.count() <= 0) {
     return Status::InvalidArgument("redis store: timeouts must be positive");
   }
   auto shared = std::make_shared<Shared>();
   shared->options = options;
-  shared->connect_host = resolve(options.host);
+  if (options.sentinels.empty()) {
+    if (Status s = checkAddress(options.host, options.port, "redis store"); !s.ok()) return s;
+    shared->server = {resolve(options.host), options.port};
+  } else {
+    if (options.master_name.empty()) {
+      return Status::InvalidArgument("redis store: Sentinel needs a master name");
+    }
+    for (const RedisAddress& sentinel : options.sentinels) {
+      if (Status s = checkAddress(sentinel.host, sentinel.port, "redis sentinel"); !s.ok()) {
+        return s;
+      }
+      shared->sentinels.push_back({resolve(sentinel.host), sentinel.port});
+    }
+  }
   return StoreBackendPtr(std::make_unique<RedisBackend>(std::move(shared)));
 }
 

@@ -18,32 +18,22 @@
 // (100 ms doubling to 2 s) after failed attempts, and fails fast with
 // Unavailable until the backoff has passed.
 //
+// Sentinel (redis-sentinel://): every (re)connect first asks the Sentinels
+// where the master is (redis_sentinel.h; operations wait for it, each under
+// its own timeout), then checks with ROLE that the node is a master. A
+// replica (stale answer) or a READONLY reply drops the connection, so the
+// next use asks again: a failover is followed without a restart.
+//
 // Thread-safety: the backend is thread-safe; each DedupStore is used on its
 // loop's thread only; destroying it closes its connection and drops pending
 // callbacks.
 #pragma once
 
-#include <chrono>
-#include <string>
-#include <string_view>
-
 #include "common/status.h"
 #include "dedup_store/dedup_store.h"
+#include "dedup_store/redis_uri.h"
 
 namespace dedup {
-
-struct RedisOptions {
-  std::string host;
-  int port = 6379;
-  std::string username, password;  // AUTH [username] password when password is set
-  int db = 0;
-  std::string prefix = "dedup:";
-  std::chrono::milliseconds connect_timeout{1000}, command_timeout{1000};
-};
-
-// redis://[user:pass@]host[:port][/db] (user may be empty: redis://:pass@h).
-// rediss:// is refused: Debian's hiredis 0.14 has no TLS.
-StatusOr<RedisOptions> parseRedisUri(std::string_view uri);
 
 // Does not connect: workers connect on first use; healthy() turns false while
 // the last connection attempt failed.
