@@ -16,6 +16,7 @@
 
 #include "common/event_loop.h"
 #include "dedup_store/redis_record.h"
+#include "dedup_store/redis_replies.h"
 #include "dedup_store/redis_scripts.h"
 #include "dedup_store/redis_sentinel.h"
 
@@ -49,9 +50,6 @@ bool isZero(const Fingerprint& fp) {
   return std::all_of(fp.begin(), fp.end(), [](uint8_t b) { return b == 0; });
 }
 
-std::string replyText(const redisReply* reply) {
-  return std::string(reply->str != nullptr ? reply->str : "", reply->len);
-}
 
 class RedisDedupStore : public DedupStore {
  public:
@@ -79,7 +77,8 @@ class RedisDedupStore : public DedupStore {
            [this, done = std::move(done), token,
             fp = request.fingerprint](StatusOr<const redisReply*> reply) {
              StatusOr<BeginResult> result =
-                 reply.ok() ? parseBegin(*reply, token, fp) : StatusOr<BeginResult>(reply.status());
+                 reply.ok() ? parseBeginReply(*reply, token, fp)
+                            : StatusOr<BeginResult>(reply.status());
              deliver([done, result = std::move(result)]() mutable { done(std::move(result)); });
            });
   }
@@ -94,7 +93,8 @@ class RedisDedupStore : public DedupStore {
         shared_->scripts.commit,
         {keyOf(key), std::to_string(token), encodeRedisCommitted(record), std::to_string(ttl_ms)},
         [this, done = std::move(done)](StatusOr<const redisReply*> reply) {
-          StatusOr<CommitOutcome> result = parseCommit(reply);
+          StatusOr<CommitOutcome> result =
+              reply.ok() ? parseCommitReply(*reply) : StatusOr<CommitOutcome>(reply.status());
           if (result.ok() && *result == CommitOutcome::kCommitted) ++shared_->commits;
           deliver([done, result = std::move(result)]() mutable { done(std::move(result)); });
         });
@@ -103,7 +103,7 @@ class RedisDedupStore : public DedupStore {
   void release(const StoreKey& key, LeaseToken token, ReleaseCallback done) override {
     submit(shared_->scripts.release, {keyOf(key), std::to_string(token)},
            [this, done = std::move(done)](StatusOr<const redisReply*> reply) {
-             Status result = reply.ok() ? checkInteger(*reply) : reply.status();
+             Status result = reply.ok() ? parseReleaseReply(*reply) : reply.status();
              deliver([done, result = std::move(result)]() mutable { done(std::move(result)); });
            });
   }
@@ -136,60 +136,6 @@ class RedisDedupStore : public DedupStore {
     loop_.post([alive = std::weak_ptr<char>(alive_), fn = std::move(fn)] {
       if (!alive.expired()) fn();
     });
-  }
-
-  StatusOr<BeginResult> parseBegin(const redisReply* reply, LeaseToken token,
-                                   const Fingerprint& fp) {
-    if (reply->type == REDIS_REPLY_ERROR) {
-      return Status::Unavailable("redis begin: " + replyText(reply));
-    }
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
-        reply->element[0]->type != REDIS_REPLY_INTEGER) {
-      return Status::Corruption("redis begin: unexpected reply");
-    }
-    const redisReply* arg = reply->element[1];
-    BeginResult result;
-    switch (reply->element[0]->integer) {
-      case 0:
-        if (arg->type != REDIS_REPLY_INTEGER) break;
-        result.outcome = BeginResult::Outcome::kNew;
-        result.token = token;
-        result.attempt = static_cast<uint32_t>(arg->integer);
-        return result;
-      case 1: {
-        if (arg->type != REDIS_REPLY_STRING) break;
-        StatusOr<RedisCommitted> record = decodeRedisCommitted({arg->str, arg->len});
-        if (!record.ok()) return record.status();
-        if (!isZero(fp) && !isZero(record->fingerprint) && fp != record->fingerprint) {
-          result.outcome = BeginResult::Outcome::kMismatch;
-        } else {
-          result.outcome = BeginResult::Outcome::kCommitted;
-          result.response = std::move(record->response);
-        }
-        return result;
-      }
-      case 2:
-        if (arg->type != REDIS_REPLY_INTEGER) break;
-        result.outcome = BeginResult::Outcome::kInFlight;
-        result.retry_after = milliseconds(std::max<long long>(arg->integer, 1));
-        return result;
-      default:
-        break;
-    }
-    return Status::Corruption("redis begin: unexpected reply");
-  }
-
-  static StatusOr<CommitOutcome> parseCommit(const StatusOr<const redisReply*>& reply) {
-    if (!reply.ok()) return reply.status();
-    Status s = checkInteger(*reply);
-    if (!s.ok()) return s;
-    return (*reply)->integer == 1 ? CommitOutcome::kCommitted : CommitOutcome::kLeaseLost;
-  }
-
-  static Status checkInteger(const redisReply* reply) {
-    if (reply->type == REDIS_REPLY_ERROR) return Status::Unavailable("redis: " + replyText(reply));
-    if (reply->type != REDIS_REPLY_INTEGER) return Status::Corruption("redis: unexpected reply");
-    return Status::OK();
   }
 
   void submit(const RedisScript& script, std::vector<std::string> args, Handler handle) {
@@ -379,13 +325,13 @@ class RedisDedupStore : public DedupStore {
     if (reply->type == REDIS_REPLY_ERROR) {
       if (id == kLoadId) return;  // the EVALSHA will say NOSCRIPT and load again
       detach(Status::Unavailable("redis " + std::string(kStep[id]) + " on " + target() + ": " +
-                                 replyText(reply)),
+                                 redisReplyText(reply)),
              true);
       return;
     }
     if (id == kRoleId) {
       const bool master = reply->type == REDIS_REPLY_ARRAY && reply->elements > 0 &&
-                          replyText(reply->element[0]) == "master";
+                          redisReplyText(reply->element[0]) == "master";
       if (!master) {
         detach(Status::Unavailable("redis: " + target() +
                                    " is not the master (a stale Sentinel answer); asking again"),
@@ -411,7 +357,7 @@ class RedisDedupStore : public DedupStore {
     if (it == pending_.end()) return;
     Pending& p = it->second;
     if (reply->type == REDIS_REPLY_ERROR && !p.reloaded &&
-        replyText(reply).starts_with("NOSCRIPT")) {
+        redisReplyText(reply).starts_with("NOSCRIPT")) {
       p.reloaded = true;
       if (!sendPlain(kLoadId, {"SCRIPT", "LOAD", p.script->text}) || !send(id, p)) {
         detach(Status::Unavailable("redis: cannot queue a command"), true);
@@ -421,11 +367,11 @@ class RedisDedupStore : public DedupStore {
     Pending done = std::move(p);
     pending_.erase(it);
     retired_timers_.push_back(std::move(done.timer));
-    if (reply->type == REDIS_REPLY_ERROR && replyText(reply).starts_with("READONLY")) {
+    if (reply->type == REDIS_REPLY_ERROR && redisReplyText(reply).starts_with("READONLY")) {
       // The server became a replica under us (failover): fail, reconnect,
       // and with Sentinel ask where the master is now.
       const Status why =
-          Status::Unavailable("redis: " + target() + " is read-only (" + replyText(reply) + ")");
+          Status::Unavailable("redis: " + target() + " is read-only (" + redisReplyText(reply) + ")");
       done.handle(why);
       detach(why, true);
       return;
