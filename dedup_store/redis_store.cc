@@ -124,7 +124,11 @@ class RedisDedupStore : public DedupStore {
   // privdata of the connection's own commands; operations count from kFirstOp.
   static constexpr uintptr_t kAuthId = 1, kSelectId = 2, kLoadId = 3, kRoleId = 4, kFirstOp = 16;
 
-  std::string keyOf(const StoreKey& key) const { return shared_->options.prefix + key.hex(); }
+  // The raw 16-byte digest, not hex: 16 bytes less per key, which with
+  // jemalloc's size classes saves a whole 16-byte step of every key's string.
+  std::string keyOf(const StoreKey& key) const {
+    return shared_->options.prefix + std::string(key.bytes());
+  }
 
   LeaseToken newToken() {
     LeaseToken token = 0;

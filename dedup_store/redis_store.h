@@ -7,10 +7,9 @@
 // script, so each transition is atomic in Redis; a NOSCRIPT reply (after
 // SCRIPT FLUSH or a restart) re-loads the script and retries once.
 //
-// One Redis key per message: prefix + hex(StoreKey). Its value is a lease
-// ("L<attempt>:<token>:<deadline_ms>", PX lease + 7 days so the attempt count
-// survives the lease's expiry; the deadline is compared with Redis TIME) or a
-// committed record (redis_record.h, PX ttl).
+// One Redis key per message: prefix + the 16 raw bytes of StoreKey (binary,
+// for memory). Its value is a lease or a committed record (redis_scripts.h,
+// redis_record.h).
 //
 // Failures: every command is timed out by our own timer (Timeout; the
 // connection is then dropped); a dropped connection answers each pending

@@ -49,7 +49,7 @@ before="$(used_memory)"
 timeout "$MAX_SECONDS" "$BENCH" "$port" "$KEYS" "$PREFIX"
 after="$(used_memory)"
 count="$(cli DBSIZE)"
-python3 - "$before" "$after" "$KEYS" "$count" "$PREFIX" "$(redis-server --version | awk '{print $3}')" <<'PY'
+python3 - "$before" "$after" "$KEYS" "$count" "$PREFIX" "$(redis-server --version | awk '{print $3}' | sed 's/^v=//')" <<'PY'
 import sys
 before, after, keys, count = map(int, sys.argv[1:5])
 prefix, version = sys.argv[5], sys.argv[6]
