@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from harness import http_request
 
+BODY = b'{"event":"load"}'  # what every sender delivers (a replay needs the same payload)
+
 
 @dataclass
 class Attempt:
@@ -113,7 +115,7 @@ class Senders:
             status, retry_after, replayed = 0, None, False
             try:
                 reply = http_request(self.proxies[which].port, "POST", "/hook",
-                                     b'{"event":"load"}',
+                                     BODY,
                                      {**self.headers, "Idempotency-Key": key},
                                      timeout=self.request_timeout)
                 status, retry_after, replayed = (reply.status, reply.header("Retry-After"),

@@ -15,7 +15,7 @@ import pytest
 
 from harness import wait_until
 from redis_servers import MISSING, REDIS_SERVER, Redis
-from senders import Senders
+from senders import BODY, Senders
 
 pytestmark = pytest.mark.skipif(REDIS_SERVER is None, reason=MISSING)
 
@@ -70,7 +70,7 @@ def test_redis_killed_and_restarted_under_load(make_proxy, upstream, tmp_path, p
         if persistent:
             for key in before_kill:
                 assert stats[key]["count"] == 1, (key, stats[key])
-            replayed = [proxies[0].deliver_until_settled(key) for key in sorted(before_kill)[:10]]
+            replayed = [proxies[0].deliver_until_settled(key, BODY) for key in sorted(before_kill)[:10]]
             assert all(r.status == 200 and r.replayed for r in replayed), [str(r) for r in replayed]
             repeats = [k for k in senders.settled if stats[k]["count"] > 1]
             assert len(repeats) <= 6, "only deliveries cut off by the kill may repeat: %s" % repeats
