@@ -20,7 +20,7 @@ std::string redisReplyText(const redisReply* reply) {
 }
 
 StatusOr<BeginResult> parseBeginReply(const redisReply* reply, LeaseToken token,
-                                 const Fingerprint& fp) {
+                                      const Fingerprint& fp) {
   if (reply->type == REDIS_REPLY_ERROR) {
     return Status::Unavailable("redis begin: " + redisReplyText(reply));
   }
@@ -67,7 +67,8 @@ StatusOr<CommitOutcome> parseCommitReply(const redisReply* reply) {
 }
 
 Status parseReleaseReply(const redisReply* reply) {
-  if (reply->type == REDIS_REPLY_ERROR) return Status::Unavailable("redis: " + redisReplyText(reply));
+  if (reply->type == REDIS_REPLY_ERROR)
+    return Status::Unavailable("redis: " + redisReplyText(reply));
   if (reply->type != REDIS_REPLY_INTEGER) return Status::Corruption("redis: unexpected reply");
   return Status::OK();
 }

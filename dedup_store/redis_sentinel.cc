@@ -11,7 +11,9 @@ namespace {
 
 std::string describe(const RedisAddress& a) { return a.host + ":" + std::to_string(a.port); }
 
-std::string text(const redisReply* r) { return std::string(r->str != nullptr ? r->str : "", r->len); }
+std::string text(const redisReply* r) {
+  return std::string(r->str != nullptr ? r->str : "", r->len);
+}
 
 }  // namespace
 
@@ -21,7 +23,8 @@ SentinelResolver::SentinelResolver(EventLoop& loop, std::vector<RedisAddress> se
       sentinels_(std::move(sentinels)),
       master_name_(std::move(master_name)),
       timeout_(timeout) {
-  timer_ = loop_.createTimer([this] { fail("no answer within " + std::to_string(timeout_.count()) + " ms"); });
+  timer_ = loop_.createTimer(
+      [this] { fail("no answer within " + std::to_string(timeout_.count()) + " ms"); });
 }
 
 SentinelResolver::~SentinelResolver() {
@@ -42,7 +45,8 @@ void SentinelResolver::tryNext() {
     const RedisAddress& sentinel = sentinels_[next_++];
     redisAsyncContext* ctx = redisAsyncConnect(sentinel.host.c_str(), sentinel.port);
     if (ctx == nullptr || ctx->err != 0) {
-      errors_ += "; " + describe(sentinel) + ": " + (ctx != nullptr ? ctx->errstr : "out of memory");
+      errors_ +=
+          "; " + describe(sentinel) + ": " + (ctx != nullptr ? ctx->errstr : "out of memory");
       if (ctx != nullptr) redisAsyncFree(ctx);
       continue;
     }
@@ -61,8 +65,8 @@ void SentinelResolver::tryNext() {
     timer_->arm(timeout_);
     return;
   }
-  finish(Status::Unavailable("redis sentinel: no sentinel named master \"" + master_name_ +
-                             "\"" + (errors_.empty() ? "" : " (" + errors_.substr(2) + ")")));
+  finish(Status::Unavailable("redis sentinel: no sentinel named master \"" + master_name_ + "\"" +
+                             (errors_.empty() ? "" : " (" + errors_.substr(2) + ")")));
 }
 
 void SentinelResolver::onReply(const void* raw) {

@@ -60,9 +60,9 @@ class SentinelResolver {
   const std::chrono::milliseconds timeout_;
   std::shared_ptr<char> alive_ = std::make_shared<char>(0);
 
-  Callback done_;            // empty: no query running
-  size_t next_ = 0;          // the next Sentinel to ask
-  std::string errors_;       // what each Sentinel asked so far said
+  Callback done_;       // empty: no query running
+  size_t next_ = 0;     // the next Sentinel to ask
+  std::string errors_;  // what each Sentinel asked so far said
   redisAsyncContext* ctx_ = nullptr;
   TimerPtr timer_;
 };

@@ -50,7 +50,6 @@ bool isZero(const Fingerprint& fp) {
   return std::all_of(fp.begin(), fp.end(), [](uint8_t b) { return b == 0; });
 }
 
-
 class RedisDedupStore : public DedupStore {
  public:
   RedisDedupStore(std::shared_ptr<Shared> shared, EventLoop& loop)
@@ -76,9 +75,8 @@ class RedisDedupStore : public DedupStore {
             std::to_string(kLeaseTail.count()), isZero(fp) ? "" : toHex(fp.data(), fp.size())},
            [this, done = std::move(done), token,
             fp = request.fingerprint](StatusOr<const redisReply*> reply) {
-             StatusOr<BeginResult> result =
-                 reply.ok() ? parseBeginReply(*reply, token, fp)
-                            : StatusOr<BeginResult>(reply.status());
+             StatusOr<BeginResult> result = reply.ok() ? parseBeginReply(*reply, token, fp)
+                                                       : StatusOr<BeginResult>(reply.status());
              deliver([done, result = std::move(result)]() mutable { done(std::move(result)); });
            });
   }
@@ -374,8 +372,8 @@ class RedisDedupStore : public DedupStore {
     if (reply->type == REDIS_REPLY_ERROR && redisReplyText(reply).starts_with("READONLY")) {
       // The server became a replica under us (failover): fail, reconnect,
       // and with Sentinel ask where the master is now.
-      const Status why =
-          Status::Unavailable("redis: " + target() + " is read-only (" + redisReplyText(reply) + ")");
+      const Status why = Status::Unavailable("redis: " + target() + " is read-only (" +
+                                             redisReplyText(reply) + ")");
       done.handle(why);
       detach(why, true);
       return;

@@ -43,10 +43,9 @@ class Committer {
         done(false);
         return;
       }
-      store_.commit(key, r->token, StoredResponse{200, "", ""}, std::chrono::hours(24),
-                    [this](StatusOr<CommitOutcome> c) {
-                      done(c.ok() && *c == CommitOutcome::kCommitted);
-                    });
+      store_.commit(
+          key, r->token, StoredResponse{200, "", ""}, std::chrono::hours(24),
+          [this](StatusOr<CommitOutcome> c) { done(c.ok() && *c == CommitOutcome::kCommitted); });
     });
   }
 

@@ -479,5 +479,59 @@ TEST_F(RedisStoreTest, MemoryPerCommittedKey) {
   EXPECT_LE(per_key, 160.0);
 }
 
+// Sentinel mode against Sentinels that cannot name the master: a dead port,
+// then a plain redis-server (which does not know SENTINEL). Both are asked,
+// in turn, and the operation fails with what each said.
+TEST_F(RedisStoreTest, SentinelsThatCannotNameTheMasterFailTheOperation) {
+  worker.reset();
+  backend.reset();
+  RedisOptions options;
+  const int dead = freePort();
+  options.sentinels = {{"127.0.0.1", dead}, {"127.0.0.1", server->port()}};
+  options.master_name = "mymaster";
+  options.connect_timeout = milliseconds(5000);
+  options.command_timeout = milliseconds(5000);
+  StatusOr<StoreBackendPtr> opened = openRedisStore(options);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  backend = std::move(*opened);
+  worker = std::make_unique<LoopWorker>(*backend);
+  StatusOr<BeginResult> r = await(worker->begin(beginRequest("s")));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Status::Code::kUnavailable) << r.status().ToString();
+  const std::string& message = r.status().message();
+  EXPECT_NE(message.find("127.0.0.1:" + std::to_string(dead)), std::string::npos) << message;
+  EXPECT_NE(message.find("127.0.0.1:" + std::to_string(server->port())), std::string::npos)
+      << message;
+  EXPECT_FALSE(backend->healthy());
+  EXPECT_EQ(worker->contractViolations(), 0);
+}
+
+// A Sentinel that accepts but never answers: the operation times out on its
+// own timer, and destroying the store mid-query neither crashes nor calls back.
+TEST_F(RedisStoreTest, StalledSentinelTimesOutAndStoreDiesMidQuery) {
+  worker.reset();
+  backend.reset();
+  RedisOptions options;
+  options.sentinels = {{"127.0.0.1", server->port()}};
+  options.master_name = "mymaster";
+  options.connect_timeout = milliseconds(10000);
+  options.command_timeout = milliseconds(300);
+  StatusOr<StoreBackendPtr> opened = openRedisStore(options);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  backend = std::move(*opened);
+  worker = std::make_unique<LoopWorker>(*backend);
+  server->pause();
+  StatusOr<BeginResult> r = await(worker->begin(beginRequest("s")));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Status::Code::kTimeout) << r.status().ToString();
+  worker->run([](std::unique_ptr<DedupStore>& store) {
+    store->begin(beginRequest("t"), [](StatusOr<BeginResult>) { ADD_FAILURE() << "called back"; });
+    store.reset();  // the Sentinel query is still running
+  });
+  worker->drain();
+  server->resume();
+  EXPECT_EQ(worker->contractViolations(), 0);
+}
+
 }  // namespace
 }  // namespace dedup

@@ -35,13 +35,12 @@ TEST(RedisUriTest, RejectsBadUris) {
   ASSERT_FALSE(tls.ok());
   EXPECT_EQ(tls.status().code(), Status::Code::kInvalidArgument);
   EXPECT_NE(tls.status().message().find("Debian's hiredis 0.14 has no TLS"), std::string::npos);
-  for (const char* uri : {"redis://", "redis://:6379", "redis://h:0", "redis://h:x",
-                          "redis://h:70000", "redis://h:6379/x", "redis://h:6379/-1",
-                          "redis://user@h", "redis://h:", "http://h:6379", "redis://[::1",
-                          "redis-sentinel://", "redis-sentinel://h:26379",
-                          "redis-sentinel://h:26379/", "redis-sentinel://h:x/m",
-                          "redis-sentinel://h,/m", "redis-sentinel://,h/m",
-                          "redis-sentinel://h/m/x", "redis-sentinel://u@h/m"}) {
+  for (const char* uri :
+       {"redis://", "redis://:6379", "redis://h:0", "redis://h:x", "redis://h:70000",
+        "redis://h:6379/x", "redis://h:6379/-1", "redis://user@h", "redis://h:", "http://h:6379",
+        "redis://[::1", "redis-sentinel://", "redis-sentinel://h:26379",
+        "redis-sentinel://h:26379/", "redis-sentinel://h:x/m", "redis-sentinel://h,/m",
+        "redis-sentinel://,h/m", "redis-sentinel://h/m/x", "redis-sentinel://u@h/m"}) {
     SCOPED_TRACE(uri);
     StatusOr<RedisOptions> o = parseRedisUri(uri);
     ASSERT_FALSE(o.ok());
@@ -53,8 +52,8 @@ TEST(RedisUriTest, ParsesSentinelsMasterDbAndCredentials) {
   StatusOr<RedisOptions> o =
       parseRedisUri("redis-sentinel://alice:pw@s1.example:26380,10.0.0.2,[::1]:5000/orders/3");
   ASSERT_TRUE(o.ok()) << o.status().ToString();
-  EXPECT_EQ(o->sentinels, (std::vector<RedisAddress>{
-                              {"s1.example", 26380}, {"10.0.0.2", 26379}, {"::1", 5000}}));
+  EXPECT_EQ(o->sentinels,
+            (std::vector<RedisAddress>{{"s1.example", 26380}, {"10.0.0.2", 26379}, {"::1", 5000}}));
   EXPECT_EQ(o->master_name, "orders");
   EXPECT_EQ(o->db, 3);
   EXPECT_EQ(o->username, "alice");  // the master's AUTH, not the Sentinels'
@@ -90,8 +89,7 @@ TEST(RedisUriTest, ErrorsNameTheProblem) {
     SCOPED_TRACE(c.uri);
     StatusOr<RedisOptions> o = parseRedisUri(c.uri);
     ASSERT_FALSE(o.ok());
-    EXPECT_NE(o.status().message().find(c.message_part), std::string::npos)
-        << o.status().message();
+    EXPECT_NE(o.status().message().find(c.message_part), std::string::npos) << o.status().message();
     EXPECT_NE(o.status().message().find(c.uri), std::string::npos) << o.status().message();
   }
 }
