@@ -330,12 +330,20 @@ TEST_F(RedisStoreTest, TwoWorkersRacingGetExactlyOneNew) {
   EXPECT_EQ(in_flight, 2 * kPerWorker - 1);
 }
 
+// Memory: the Redis key is the prefix and the raw 16-byte digest (not hex).
+TEST_F(RedisStoreTest, KeyIsThePrefixAndTheRawDigest) {
+  const BeginRequest req = beginRequest("named");
+  ASSERT_EQ(beginOk(req).outcome, Outcome::kNew);
+  EXPECT_EQ(server->command({"EXISTS", "dedup:" + std::string(req.key.bytes())}), "1");
+  EXPECT_EQ(server->command({"DBSIZE"}), "1");
+}
+
 TEST_F(RedisStoreTest, CommittedKeyExpiresAfterTtl) {
   const BeginRequest req = beginRequest("ttl");
   BeginResult first = beginOk(req);
   ASSERT_EQ(await(worker->commit(req.key, first.token, {}, milliseconds(100))).value(),
             CommitOutcome::kCommitted);
-  const std::string key = "dedup:" + req.key.hex();
+  const std::string key = "dedup:" + std::string(req.key.bytes());  // binary: the raw digest
   bool gone = false;
   for (int i = 0; i < 500 && !gone; ++i) {
     gone = server->command({"EXISTS", key}) == "0";
