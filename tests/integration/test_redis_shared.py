@@ -25,7 +25,7 @@ def redis(tmp_path):
 
 def shared_proxy(make_proxy, redis, *extra):
     return make_proxy("--store", "redis://127.0.0.1:%d" % redis.port, "--redis-prefix", "svc:",
-                      "--redis-command-timeout", "2s", *extra)
+                      "--redis-command-timeout", "5s", *extra)
 
 
 @pytest.mark.parametrize("proxy_count", [2, 3])

@@ -487,6 +487,28 @@ TEST_F(RedisStoreTest, MemoryPerCommittedKey) {
   EXPECT_LE(per_key, 160.0);
 }
 
+// The server turns into a replica under us (what a failover does to an old
+// master that comes back): the READONLY reply fails the operation and drops
+// the connection (with Sentinel, the reconnect asks where the master is now).
+TEST_F(RedisStoreTest, ReadOnlyReplyDropsTheConnection) {
+  ASSERT_EQ(beginOk(beginRequest("a")).outcome, Outcome::kNew);
+  RedisServer other;
+  other.start();
+  if (HasFatalFailure()) return;
+  ASSERT_EQ(server->command({"REPLICAOF", "127.0.0.1", std::to_string(other.port())}), "OK");
+  StatusOr<BeginResult> r = await(worker->begin(beginRequest("b")));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Status::Code::kUnavailable) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("read-only"), std::string::npos) << r.status().ToString();
+  ASSERT_EQ(server->command({"REPLICAOF", "NO", "ONE"}), "OK");
+  bool recovered = false;
+  for (int i = 0; i < 100 && !recovered; ++i) {
+    recovered = await(worker->begin(beginRequest("c"))).ok();
+    if (!recovered) std::this_thread::sleep_for(milliseconds(50));
+  }
+  EXPECT_TRUE(recovered);
+}
+
 // Sentinel mode against Sentinels that cannot name the master: a dead port,
 // then a plain redis-server (which does not know SENTINEL). Both are asked,
 // in turn, and the operation fails with what each said.
