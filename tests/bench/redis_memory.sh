@@ -7,7 +7,8 @@
 #
 #   tests/bench/redis_memory.sh [KEYS] [BUILD_DIR]   (default 1000000, <repo>/build)
 #
-# Environment: REDIS_MEMORY_PREFIX (default "dedup:"), REDIS_MEMORY_MAX_SECONDS
+# Environment: REDIS_MEMORY_PREFIX (default "dedup:"), REDIS_MEMORY_FINGERPRINT=1
+# (each key also keeps a payload fingerprint), REDIS_MEMORY_MAX_SECONDS
 # (watchdog, default 600).
 set -euo pipefail
 
@@ -18,6 +19,8 @@ BUILD="${2:-$REPO/build}"
 BENCH="$BUILD/tests/bench/redis_memory_bench"
 PREFIX="${REDIS_MEMORY_PREFIX:-dedup:}"
 MAX_SECONDS="${REDIS_MEMORY_MAX_SECONDS:-600}"
+FINGERPRINT=""
+[[ "${REDIS_MEMORY_FINGERPRINT:-0}" == 1 ]] && FINGERPRINT=fingerprint
 
 [[ -x "$BENCH" ]] || { echo "redis_memory: build $BENCH first (scripts/build.sh)" >&2; exit 2; }
 command -v redis-server >/dev/null || { echo "redis_memory: redis-server missing" >&2; exit 2; }
@@ -46,14 +49,15 @@ used_memory() { cli INFO memory | tr -d '\r' | awk -F: '$1 == "used_memory" {pri
 # Warm up (connection, scripts loaded) with one key, then measure.
 "$BENCH" "$port" 1 "warm:" >/dev/null
 before="$(used_memory)"
-timeout "$MAX_SECONDS" "$BENCH" "$port" "$KEYS" "$PREFIX"
+timeout "$MAX_SECONDS" "$BENCH" "$port" "$KEYS" "$PREFIX" $FINGERPRINT
 after="$(used_memory)"
 count="$(cli DBSIZE)"
-python3 - "$before" "$after" "$KEYS" "$count" "$PREFIX" "$(redis-server --version | awk '{print $3}' | sed 's/^v=//')" <<'PY'
+python3 - "$before" "$after" "$KEYS" "$count" "$PREFIX" "${FINGERPRINT:-no fingerprint}" "$(redis-server --version | awk '{print $3}' | sed 's/^v=//')" <<'PY'
 import sys
 before, after, keys, count = map(int, sys.argv[1:5])
-prefix, version = sys.argv[5], sys.argv[6]
-print("redis %s, prefix %r: %d keys committed (DBSIZE %d)" % (version, prefix, keys, count))
+prefix, fingerprint, version = sys.argv[5], sys.argv[6], sys.argv[7]
+print("redis %s, prefix %r, %s, no body: %d keys committed (DBSIZE %d)"
+      % (version, prefix, fingerprint, keys, count))
 print("used_memory before %d, after %d bytes" % (before, after))
 print("bytes per committed key: %.1f" % ((after - before) / keys))
 PY

@@ -3,8 +3,10 @@
 // with a window of operations in flight on one event loop. redis_memory.sh
 // runs it against its own redis-server and reads INFO memory around it.
 //
-//   redis_memory_bench PORT KEYS [PREFIX]
+//   redis_memory_bench PORT KEYS [PREFIX [fingerprint]]
 //
+// With "fingerprint" each key also keeps a payload fingerprint (the proxy's
+// default route profile fingerprints payloads).
 // Exit 0 when every key was committed, 1 otherwise (the count is printed).
 #include <chrono>
 #include <cstdio>
@@ -13,6 +15,7 @@
 #include <string>
 
 #include "common/event_loop.h"
+#include "common/sha256.h"
 #include "dedup_store/redis_store.h"
 
 namespace dedup {
@@ -22,8 +25,8 @@ constexpr int kWindow = 2000;  // operations in flight
 
 class Committer {
  public:
-  Committer(EventLoop& loop, DedupStore& store, long keys)
-      : loop_(loop), store_(store), keys_(keys) {}
+  Committer(EventLoop& loop, DedupStore& store, long keys, bool fingerprint)
+      : loop_(loop), store_(store), keys_(keys), fingerprint_(fingerprint) {}
 
   void start() {
     for (int i = 0; i < kWindow; ++i) next();
@@ -37,6 +40,7 @@ class Committer {
     BeginRequest request;
     request.key = StoreKey::of("bench", "key-" + std::to_string(started_++));
     request.lease = std::chrono::seconds(60);
+    if (fingerprint_) request.fingerprint = sha256("payload-" + std::to_string(started_));
     store_.begin(request, [this, key = request.key](StatusOr<BeginResult> r) {
       if (!r.ok() || r->outcome != BeginResult::Outcome::kNew) {
         if (!r.ok()) std::fprintf(stderr, "begin: %s\n", r.status().ToString().c_str());
@@ -61,10 +65,11 @@ class Committer {
   EventLoop& loop_;
   DedupStore& store_;
   const long keys_;
+  const bool fingerprint_;
   long started_ = 0, committed_ = 0, failed_ = 0;
 };
 
-int run(int port, long keys, const std::string& prefix) {
+int run(int port, long keys, const std::string& prefix, bool fingerprint) {
   RedisOptions options;
   options.host = "127.0.0.1";
   options.port = port;
@@ -78,7 +83,7 @@ int run(int port, long keys, const std::string& prefix) {
   }
   EventLoop loop;
   DedupStorePtr store = (*backend)->attach(loop);
-  Committer committer(loop, *store, keys);
+  Committer committer(loop, *store, keys, fingerprint);
   const auto started = std::chrono::steady_clock::now();
   loop.post([&] { committer.start(); });
   loop.run();
@@ -95,8 +100,9 @@ int run(int port, long keys, const std::string& prefix) {
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: %s PORT KEYS [PREFIX]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s PORT KEYS [PREFIX [fingerprint]]\n", argv[0]);
     return 2;
   }
-  return dedup::run(std::atoi(argv[1]), std::atol(argv[2]), argc > 3 ? argv[3] : "dedup:");
+  return dedup::run(std::atoi(argv[1]), std::atol(argv[2]), argc > 3 ? argv[3] : "dedup:",
+                    argc > 4 && std::string(argv[4]) == "fingerprint");
 }
