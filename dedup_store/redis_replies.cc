@@ -41,7 +41,8 @@ StatusOr<BeginResult> parseBeginReply(const redisReply* reply, LeaseToken token,
       if (arg->type != REDIS_REPLY_STRING) break;
       StatusOr<RedisCommitted> record = decodeRedisCommitted({arg->str, arg->len});
       if (!record.ok()) return record.status();
-      if (!isZero(fp) && !isZero(record->fingerprint) && fp != record->fingerprint) {
+      const Fingerprint stored = redisFingerprint(fp);  // both truncated alike
+      if (!isZero(stored) && !isZero(record->fingerprint) && stored != record->fingerprint) {
         result.outcome = BeginResult::Outcome::kMismatch;
       } else {
         result.outcome = BeginResult::Outcome::kCommitted;

@@ -22,7 +22,8 @@ struct RedisScript {
 struct RedisScripts {
   RedisScripts();
 
-  // KEYS[1] key; ARGV token, lease ms, lease tail ms, fingerprint hex ("": none)
+  // KEYS[1] key; ARGV token, lease ms, lease tail ms, fingerprint hex (the
+  // stored 16 bytes, redis_record.h; "": none)
   // → {0, attempt} new lease | {1, value} committed | {2, ms left} in flight.
   RedisScript begin;
   // KEYS[1] key; ARGV token, committed value (without fingerprint: the

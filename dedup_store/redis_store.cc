@@ -69,12 +69,12 @@ class RedisDedupStore : public DedupStore {
   void begin(const BeginRequest& request, BeginCallback done) override {
     const LeaseToken token = newToken();
     const int64_t lease_ms = std::clamp<int64_t>(request.lease.count(), 1, kMaxTtlMs);
-    const Fingerprint& fp = request.fingerprint;
+    const Fingerprint fp = redisFingerprint(request.fingerprint);
     submit(shared_->scripts.begin,
            {keyOf(request.key), std::to_string(token), std::to_string(lease_ms),
-            std::to_string(kLeaseTail.count()), isZero(fp) ? "" : toHex(fp.data(), fp.size())},
-           [this, done = std::move(done), token,
-            fp = request.fingerprint](StatusOr<const redisReply*> reply) {
+            std::to_string(kLeaseTail.count()),
+            isZero(fp) ? "" : toHex(fp.data(), kRedisFingerprintBytes)},
+           [this, done = std::move(done), token, fp](StatusOr<const redisReply*> reply) {
              StatusOr<BeginResult> result = reply.ok() ? parseBeginReply(*reply, token, fp)
                                                        : StatusOr<BeginResult>(reply.status());
              deliver([done, result = std::move(result)]() mutable { done(std::move(result)); });

@@ -3,14 +3,16 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace dedup {
 namespace {
 
 TEST(RedisRecordTest, RoundTrips) {
   RedisCommitted bare;
   EXPECT_EQ(encodeRedisCommitted(bare), "200");  // kept by Redis as a shared integer
-  Fingerprint fp{};
-  fp.fill(7);
+  Fingerprint fp{};                              // as stored: only the first kRedisFingerprintBytes
+  std::fill_n(fp.begin(), kRedisFingerprintBytes, 7);
   for (const RedisCommitted& r :
        {bare, RedisCommitted{{}, {404, "", ""}}, RedisCommitted{fp, {200, "", ""}},
         RedisCommitted{{}, {201, "application/json", "{\"ok\":true}"}},
@@ -23,6 +25,18 @@ TEST(RedisRecordTest, RoundTrips) {
   for (const char* bad : {"", "C", "C\x01", "12a", "99999999", "L1:2:3:"}) {
     EXPECT_FALSE(decodeRedisCommitted(bad).ok()) << bad;
   }
+}
+
+TEST(RedisRecordTest, FingerprintIsKeptTruncated) {
+  Fingerprint full{};
+  for (size_t i = 0; i < full.size(); ++i) full[i] = static_cast<uint8_t>(i + 1);
+  const std::string encoded = encodeRedisCommitted(RedisCommitted{full, {200, "", ""}});
+  EXPECT_EQ(encoded.size(), 1 + 2 + 1 + kRedisFingerprintBytes + 2);
+  StatusOr<RedisCommitted> back = decodeRedisCommitted(encoded);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->fingerprint, redisFingerprint(full));
+  EXPECT_EQ(back->fingerprint[kRedisFingerprintBytes - 1], kRedisFingerprintBytes);
+  EXPECT_EQ(back->fingerprint[kRedisFingerprintBytes], 0);
 }
 
 }  // namespace
