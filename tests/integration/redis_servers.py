@@ -113,8 +113,12 @@ class Sentinel:
         answer = self.cli("SENTINEL", "get-master-addr-by-name", self.name).split()
         return int(answer[1]) if len(answer) == 2 else None
 
+    def known_sentinels(self):
+        """How many other Sentinels this one knows (one "runid" field each)."""
+        return self.cli("SENTINEL", "sentinels", self.name).splitlines().count("runid")
+
     def knows_replica(self, port):
-        return ("\n%d\n" % port) in ("\n" + self.cli("SENTINEL", "replicas", self.name) + "\n")
+        return str(port) in self.cli("SENTINEL", "replicas", self.name).splitlines()
 
     def kill(self):
         if self.process and self.process.poll() is None:

@@ -2,7 +2,7 @@
 Sentinel on loopback (quorum 1, failover within seconds). Deliveries work;
 the master is killed, the Sentinel promotes the replica and the proxy follows
 it without a restart, while senders retry the 503s of the gap; keys committed
-before the failover (replicated: WAIT) still replay. A Sentinel answer that
+before the failover (once the replica caught up) still replay. A Sentinel answer that
 names a replica (stale) is refused by the ROLE check and asked again."""
 
 import socketserver
@@ -21,19 +21,25 @@ pytestmark = pytest.mark.skipif(REDIS_SERVER is None, reason=MISSING)
 FAILOVER_BOUND = 60.0  # kill → proxy committing on the promoted replica
 
 
-@pytest.fixture
-def cluster(tmp_path):
+@pytest.fixture(params=[1, 3], ids=["1-sentinel", "3-sentinels"])
+def cluster(request, tmp_path):
+    """A master, its replica and N Sentinels (quorum 1) that know them all."""
     master = Redis(tmp_path / "master").start()
     replica = Redis(tmp_path / "replica", replica_of=master.port).start()
-    sentinel = Sentinel(tmp_path / "sentinel", master.port).start()
+    sentinels = [Sentinel(tmp_path / ("sentinel-%d" % i), master.port).start()
+                 for i in range(request.param)]
     try:
         wait_until(lambda: replica.info("replication").get("master_link_status") == "up", 30,
                    message="the replica to sync")
-        wait_until(lambda: sentinel.knows_replica(replica.port), 30,
-                   message="the sentinel to discover the replica")
-        yield master, replica, sentinel
+        for sentinel in sentinels:
+            wait_until(lambda: sentinel.knows_replica(replica.port), 30,
+                       message="the sentinel to discover the replica")
+            # A failover needs a majority of the Sentinels: they must know each other.
+            wait_until(lambda: sentinel.known_sentinels() == len(sentinels) - 1, 30,
+                       message="the sentinels to discover each other")
+        yield master, replica, sentinels
     finally:
-        for server in (sentinel, replica, master):
+        for server in sentinels + [replica, master]:
             server.kill()
 
 
@@ -44,24 +50,28 @@ def sentinel_proxy(make_proxy, sentinel_ports, name="mymaster"):
 
 
 def test_proxy_follows_a_failover_without_restart(make_proxy, upstream, cluster, dead_port):
-    master, replica, sentinel = cluster
+    master, replica, sentinels = cluster
     # The first Sentinel listed is down: each worker asks the next one.
-    proxy = sentinel_proxy(make_proxy, [dead_port, sentinel.port])
+    proxy = sentinel_proxy(make_proxy, [dead_port] + [s.port for s in sentinels])
     pid = proxy.process.pid
     committed = ["before-%d-%s" % (i, uuid.uuid4().hex[:8]) for i in range(10)]
     firsts = {}
     for key in committed:
         firsts[key] = proxy.deliver(key)
         assert firsts[key].status == 200 and not firsts[key].replayed, str(firsts[key])
-    assert int(master.cli("WAIT", "1", "5000")) >= 1, "the replica acknowledged the writes"
+    # Replication is asynchronous: wait until the replica has everything the
+    # master has (WAIT from another client would not cover the proxy's writes).
+    written = int(master.info("replication")["master_repl_offset"])
+    wait_until(lambda: int(replica.info("replication").get("slave_repl_offset", -1)) >= written,
+               30, message="the replica to catch up with the committed keys")
 
     senders = Senders([proxy], None, threads=4, request_timeout=30, key_prefix="fo").start()
     try:
         wait_until(lambda: len(senders.settled) >= 5, 30, message="deliveries before the kill")
         master.kill()
         killed_at = time.monotonic()
-        wait_until(lambda: sentinel.master_port() == replica.port, FAILOVER_BOUND,
-                   message="the sentinel to promote the replica")
+        wait_until(lambda: all(s.master_port() == replica.port for s in sentinels),
+                   FAILOVER_BOUND, message="the sentinels to promote the replica")
         wait_until(lambda: senders.count(lambda a: a.started > killed_at and
                                          200 <= a.status < 300 and not a.replayed) >= 10,
                    FAILOVER_BOUND, message="fresh keys committed on the promoted replica")
