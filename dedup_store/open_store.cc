@@ -19,7 +19,8 @@ StatusOr<StoreBackendPtr> openStore(const StoreOptions& options) {
     rocksdb.block_cache_bytes = options.block_cache_bytes;
     return openRocksDbStore(rocksdb);
   }
-  if (uri.starts_with("redis://") || uri.starts_with("rediss://")) {
+  if (uri.starts_with("redis://") || uri.starts_with("rediss://") ||
+      uri.starts_with("redis-sentinel://")) {
     StatusOr<RedisOptions> redis = parseRedisUri(uri);
     if (!redis.ok()) return redis.status();
     redis->prefix = options.redis_prefix;
@@ -27,13 +28,9 @@ StatusOr<StoreBackendPtr> openStore(const StoreOptions& options) {
     redis->command_timeout = options.redis_command_timeout;
     return openRedisStore(*redis);
   }
-  if (uri.starts_with("redis-sentinel://")) {
-    return Status::InvalidArgument("store URI \"" + options.uri +
-                                   "\": the redis store is not built yet for Sentinel; "
-                                   "use redis://host:port");
-  }
   return Status::InvalidArgument("store URI \"" + options.uri +
-                                 "\": want rocksdb:PATH or redis://host:port");
+                                 "\": want rocksdb:PATH, redis://host:port or "
+                                 "redis-sentinel://host:port/MASTER");
 }
 
 }  // namespace dedup

@@ -1,7 +1,8 @@
 // Opens the store a URI names (DESIGN.md "Interfaces users see"):
 //   rocksdb:PATH                         the embedded store (rocksdb_store.h)
 //   redis://[user:pass@]host:port[/db]   the shared store (redis_store.h)
-//   redis-sentinel://…                   not supported yet
+//   redis-sentinel://[user:pass@]host:port[,host:port…]/MASTER[/db]
+//                                        the shared store via Sentinel
 // Thread-safety: a free function; call at start-up.
 #pragma once
 

@@ -23,18 +23,25 @@ uint16_t getU16(std::string_view s, size_t at) {
 
 }  // namespace
 
+Fingerprint redisFingerprint(const Fingerprint& fp) {
+  Fingerprint out{};
+  std::copy_n(fp.begin(), kRedisFingerprintBytes, out.begin());
+  return out;
+}
+
 std::string encodeRedisCommitted(const RedisCommitted& record) {
   const StoredResponse& r = record.response;
-  const bool has_fp = !isZero(record.fingerprint);
+  const Fingerprint fp = redisFingerprint(record.fingerprint);
+  const bool has_fp = !isZero(fp);
   if (!has_fp && r.content_type.empty() && r.body.empty() && r.status >= 0 && r.status <= 9999) {
     return std::to_string(r.status);
   }
   std::string out;
-  out.reserve(6 + (has_fp ? 32 : 0) + r.content_type.size() + r.body.size());
+  out.reserve(6 + (has_fp ? kRedisFingerprintBytes : 0) + r.content_type.size() + r.body.size());
   out.push_back('C');
   putU16(out, static_cast<uint16_t>(r.status));
   out.push_back(has_fp ? 1 : 0);
-  if (has_fp) out.append(reinterpret_cast<const char*>(record.fingerprint.data()), 32);
+  if (has_fp) out.append(reinterpret_cast<const char*>(fp.data()), kRedisFingerprintBytes);
   const size_t ct_len = std::min<size_t>(r.content_type.size(), 0xffff);
   putU16(out, static_cast<uint16_t>(ct_len));
   out.append(r.content_type, 0, ct_len);
@@ -61,9 +68,12 @@ StatusOr<RedisCommitted> decodeRedisCommitted(std::string_view value) {
   const uint8_t flags = static_cast<uint8_t>(value[3]);
   size_t at = 4;
   if (flags & 1) {
-    if (value.size() < at + 32) return Status::Corruption("redis store: truncated fingerprint");
-    std::copy_n(value.data() + at, 32, reinterpret_cast<char*>(record.fingerprint.data()));
-    at += 32;
+    if (value.size() < at + kRedisFingerprintBytes) {
+      return Status::Corruption("redis store: truncated fingerprint");
+    }
+    std::copy_n(value.data() + at, kRedisFingerprintBytes,
+                reinterpret_cast<char*>(record.fingerprint.data()));
+    at += kRedisFingerprintBytes;
   }
   if (value.size() < at + 2) return Status::Corruption("redis store: truncated record");
   const size_t ct_len = getU16(value, at);

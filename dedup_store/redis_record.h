@@ -2,7 +2,10 @@
 //   - no content type, no body, no fingerprint: the status in decimal ("200"),
 //     which Redis keeps as a shared integer (no allocation for the value);
 //   - otherwise: 'C' | status u16 | flags u8 (bit 0: fingerprint follows) |
-//     [fingerprint 32B] | content_type_len u16 | content_type | body (rest).
+//     [fingerprint 16B] | content_type_len u16 | content_type | body (rest).
+// The payload fingerprint is kept truncated to its first 16 bytes (128 bits
+// tell payloads apart as well as 256 here, and the record fits a smaller
+// Redis allocation).
 // Leases ('L…') are written and read by the Lua scripts only.
 // Thread-safety: free functions on values.
 #pragma once
@@ -20,6 +23,11 @@ struct RedisCommitted {
   StoredResponse response;
   bool operator==(const RedisCommitted&) const = default;
 };
+
+constexpr size_t kRedisFingerprintBytes = 16;
+
+// `fp` as the Redis store keeps it: bytes past kRedisFingerprintBytes zeroed.
+Fingerprint redisFingerprint(const Fingerprint& fp);
 
 // response.status must be in [0, 65535]; content_type at most 65535 bytes.
 std::string encodeRedisCommitted(const RedisCommitted& record);

@@ -244,7 +244,9 @@ std::string helpText() {
       "DURATION: 250ms, 30s, 5m, 24h, 7d, 1h30m (a bare number is seconds).\n"
       "SIZE: 1024, 64KiB, 8MiB, 1GiB (a bare number is bytes).\n"
       "ADDR: HOST:PORT, [IPV6]:PORT, or :PORT for all interfaces; port 0 picks a free port.\n"
-      "URI: rocksdb:PATH or redis://[USER:PASS@]HOST:PORT[/DB].\n"
+      "URI: rocksdb:PATH, redis://[USER:PASS@]HOST:PORT[/DB], or Sentinel:\n"
+      "  redis-sentinel://[USER:PASS@]HOST:PORT[,HOST:PORT...]/MASTER[/DB] (USER:PASS is the\n"
+      "  master's AUTH; Sentinels are asked without AUTH; no rediss://: hiredis 0.14 has no TLS).\n"
       "SPEC: header:NAME, query:NAME, json:/POINTER, body-sha256, cloudevents, A+B (all of),\n"
       "  A|B (first found), or a preset:\n"
       "  " +

@@ -144,6 +144,16 @@ def test_redis_password_from_existing_secret(render):
     }
 
 
+def test_redis_sentinel_url_with_password_from_existing_secret(render):
+    url = "redis-sentinel://s1:26379\\,s2:26379/mymaster/0"  # helm --set: comma escaped
+    c, _ = sidecar(render.template({"store.type": "redis", "store.redis.url": url,
+                                    "store.redis.existingSecret": "redis-auth"}))
+    assert c["env"][1] == {
+        "name": "DEDUP_PROXY_STORE",
+        "value": "redis-sentinel://:$(DEDUP_PROXY_REDIS_PASSWORD)@s1:26379,s2:26379/mymaster/0",
+    }
+
+
 def test_redis_without_url_fails(render):
     with pytest.raises(RenderError, match="store.redis.url"):
         render.template({"store.type": "redis"})

@@ -1,47 +1,14 @@
 """The shared Redis store through the real binary: several proxies, one
 memory of what was delivered; Redis dying and coming back."""
 
-import shutil
-import socket
-import subprocess
 import time
 
 import pytest
 
 from harness import wait_until
+from redis_servers import MISSING, REDIS_SERVER, Redis
 
-REDIS_SERVER = shutil.which("redis-server")
-pytestmark = pytest.mark.skipif(REDIS_SERVER is None, reason="redis-server missing (scripts/setup.sh)")
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Redis:
-    def __init__(self, directory):
-        self.directory = directory
-        self.port = free_port()
-        self.process = None
-
-    def start(self):
-        self.process = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.directory)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_until(lambda: self.cli("PING") == "PONG", 10, message="redis-server to answer PING")
-
-    def cli(self, *args):
-        done = subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True,
-                              text=True, timeout=10)
-        return done.stdout.strip()
-
-    def kill(self):
-        if self.process and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
+pytestmark = pytest.mark.skipif(REDIS_SERVER is None, reason=MISSING)
 
 
 @pytest.fixture
@@ -65,8 +32,7 @@ def test_two_proxies_share_one_memory(make_proxy, upstream, redis):
     assert replay.status == 200 and replay.header("Idempotent-Replayed") == "true"
     assert replay.body == answer.body
     assert upstream.count("shared-1") == 1
-    keys = redis.cli("--scan", "--pattern", "svc-a:*").split()
-    assert len(keys) == 1, keys
+    assert redis.count_keys("svc-a:*") == 1
 
 
 def test_redis_down_fails_closed_then_recovers_without_restart(make_proxy, upstream, redis):

@@ -15,12 +15,20 @@ TEST(OpenStoreTest, RocksDbUriOpensTheEmbeddedStore) {
   EXPECT_TRUE((*store)->close().ok());
 }
 
+TEST(OpenStoreTest, SentinelUriOpensTheRedisStoreWithoutConnecting) {
+  StatusOr<StoreBackendPtr> store =
+      openStore(StoreOptions{"redis-sentinel://127.0.0.1:1,127.0.0.1:2/mymaster"});
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  EXPECT_EQ((*store)->name(), "redis");
+  EXPECT_TRUE((*store)->close().ok());
+}
+
 TEST(OpenStoreTest, RejectedUris) {
   const struct {
     std::string uri;
     std::string message_part;
   } cases[] = {
-      {"redis-sentinel://a:26379,b:26379/mymaster", "Sentinel"},
+      {"redis-sentinel://a:26379,b:26379", "master name"},
       {"rediss://localhost:6380", "no TLS"},
       {"rocksdb:", "rocksdb needs a path"},
       {"", "\"\""},

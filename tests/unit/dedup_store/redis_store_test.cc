@@ -330,12 +330,20 @@ TEST_F(RedisStoreTest, TwoWorkersRacingGetExactlyOneNew) {
   EXPECT_EQ(in_flight, 2 * kPerWorker - 1);
 }
 
+// Memory: the Redis key is the prefix and the raw 16-byte digest (not hex).
+TEST_F(RedisStoreTest, KeyIsThePrefixAndTheRawDigest) {
+  const BeginRequest req = beginRequest("named");
+  ASSERT_EQ(beginOk(req).outcome, Outcome::kNew);
+  EXPECT_EQ(server->command({"EXISTS", "dedup:" + std::string(req.key.bytes())}), "1");
+  EXPECT_EQ(server->command({"DBSIZE"}), "1");
+}
+
 TEST_F(RedisStoreTest, CommittedKeyExpiresAfterTtl) {
   const BeginRequest req = beginRequest("ttl");
   BeginResult first = beginOk(req);
   ASSERT_EQ(await(worker->commit(req.key, first.token, {}, milliseconds(100))).value(),
             CommitOutcome::kCommitted);
-  const std::string key = "dedup:" + req.key.hex();
+  const std::string key = "dedup:" + std::string(req.key.bytes());  // binary: the raw digest
   bool gone = false;
   for (int i = 0; i < 500 && !gone; ++i) {
     gone = server->command({"EXISTS", key}) == "0";
@@ -477,6 +485,82 @@ TEST_F(RedisStoreTest, MemoryPerCommittedKey) {
   std::printf("redis used_memory per committed key (no body): %.1f bytes\n", per_key);
   RecordProperty("bytes_per_key", std::to_string(per_key));
   EXPECT_LE(per_key, 160.0);
+}
+
+// The server turns into a replica under us (what a failover does to an old
+// master that comes back): the READONLY reply fails the operation and drops
+// the connection (with Sentinel, the reconnect asks where the master is now).
+TEST_F(RedisStoreTest, ReadOnlyReplyDropsTheConnection) {
+  ASSERT_EQ(beginOk(beginRequest("a")).outcome, Outcome::kNew);
+  RedisServer other;
+  other.start();
+  if (HasFatalFailure()) return;
+  ASSERT_EQ(server->command({"REPLICAOF", "127.0.0.1", std::to_string(other.port())}), "OK");
+  StatusOr<BeginResult> r = await(worker->begin(beginRequest("b")));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Status::Code::kUnavailable) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("read-only"), std::string::npos) << r.status().ToString();
+  ASSERT_EQ(server->command({"REPLICAOF", "NO", "ONE"}), "OK");
+  bool recovered = false;
+  for (int i = 0; i < 100 && !recovered; ++i) {
+    recovered = await(worker->begin(beginRequest("c"))).ok();
+    if (!recovered) std::this_thread::sleep_for(milliseconds(50));
+  }
+  EXPECT_TRUE(recovered);
+}
+
+// Sentinel mode against Sentinels that cannot name the master: a dead port,
+// then a plain redis-server (which does not know SENTINEL). Both are asked,
+// in turn, and the operation fails with what each said.
+TEST_F(RedisStoreTest, SentinelsThatCannotNameTheMasterFailTheOperation) {
+  worker.reset();
+  backend.reset();
+  RedisOptions options;
+  const int dead = freePort();
+  options.sentinels = {{"127.0.0.1", dead}, {"127.0.0.1", server->port()}};
+  options.master_name = "mymaster";
+  options.connect_timeout = milliseconds(5000);
+  options.command_timeout = milliseconds(5000);
+  StatusOr<StoreBackendPtr> opened = openRedisStore(options);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  backend = std::move(*opened);
+  worker = std::make_unique<LoopWorker>(*backend);
+  StatusOr<BeginResult> r = await(worker->begin(beginRequest("s")));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Status::Code::kUnavailable) << r.status().ToString();
+  const std::string& message = r.status().message();
+  EXPECT_NE(message.find("127.0.0.1:" + std::to_string(dead)), std::string::npos) << message;
+  EXPECT_NE(message.find("127.0.0.1:" + std::to_string(server->port())), std::string::npos)
+      << message;
+  EXPECT_FALSE(backend->healthy());
+  EXPECT_EQ(worker->contractViolations(), 0);
+}
+
+// A Sentinel that accepts but never answers: the operation times out on its
+// own timer, and destroying the store mid-query neither crashes nor calls back.
+TEST_F(RedisStoreTest, StalledSentinelTimesOutAndStoreDiesMidQuery) {
+  worker.reset();
+  backend.reset();
+  RedisOptions options;
+  options.sentinels = {{"127.0.0.1", server->port()}};
+  options.master_name = "mymaster";
+  options.connect_timeout = milliseconds(10000);
+  options.command_timeout = milliseconds(300);
+  StatusOr<StoreBackendPtr> opened = openRedisStore(options);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  backend = std::move(*opened);
+  worker = std::make_unique<LoopWorker>(*backend);
+  server->pause();
+  StatusOr<BeginResult> r = await(worker->begin(beginRequest("s")));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Status::Code::kTimeout) << r.status().ToString();
+  worker->run([](std::unique_ptr<DedupStore>& store) {
+    store->begin(beginRequest("t"), [](StatusOr<BeginResult>) { ADD_FAILURE() << "called back"; });
+    store.reset();  // the Sentinel query is still running
+  });
+  worker->drain();
+  server->resume();
+  EXPECT_EQ(worker->contractViolations(), 0);
 }
 
 }  // namespace
