@@ -2,8 +2,10 @@
 // (DESIGN.md "Choosing the store").
 //
 // Each worker's DedupStore owns one hiredis async connection on that worker's
-// event_base, opened lazily on first use (attach() may run on another thread
-// before the loop does). Every operation is one EVALSHA round trip of a Lua
+// event_base, opened as soon as that loop runs (attach() may run on another
+// thread before the loop does). A health check every second pings an open
+// connection and reopens a dropped one, so healthy() (and /readyz) follows
+// Redis even while no delivery asks. Every operation is one EVALSHA round trip of a Lua
 // script, so each transition is atomic in Redis; a NOSCRIPT reply (after
 // SCRIPT FLUSH or a restart) re-loads the script and retries once.
 //
@@ -13,7 +15,7 @@
 //
 // Failures: every command is timed out by our own timer (Timeout; the
 // connection is then dropped); a dropped connection answers each pending
-// operation once with Unavailable; the next use reconnects, with backoff
+// operation once with Unavailable; the next use or health check reconnects, with backoff
 // (100 ms doubling to 2 s) after failed attempts, and fails fast with
 // Unavailable until the backoff has passed.
 //
@@ -34,8 +36,8 @@
 
 namespace dedup {
 
-// Does not connect: workers connect on first use; healthy() turns false while
-// the last connection attempt failed.
+// Does not connect: each worker connects from its own loop; healthy() turns
+// false while the last connection attempt failed.
 StatusOr<StoreBackendPtr> openRedisStore(const RedisOptions& options);
 
 }  // namespace dedup

@@ -29,6 +29,10 @@ using SteadyClock = std::chrono::steady_clock;
 constexpr milliseconds kLeaseTail = std::chrono::hours(24 * 7);
 constexpr milliseconds kBackoffMin{100};
 constexpr milliseconds kBackoffMax{2000};
+// How often a worker checks its connection while nothing else does (a PING,
+// or a reconnect), so /readyz follows Redis on an idle proxy too, and the
+// first delivery after start finds the connection open.
+constexpr milliseconds kProbeInterval{1000};
 // Longest TTL we pass to PX (about 100 years), so it never overflows.
 constexpr int64_t kMaxTtlMs = int64_t{100} * 365 * 24 * 3600 * 1000;
 
@@ -39,7 +43,12 @@ bool isZero(const Fingerprint& fp) {
 class RedisDedupStore : public DedupStore {
  public:
   RedisDedupStore(std::shared_ptr<RedisShared> shared, EventLoop& loop)
-      : shared_(std::move(shared)), loop_(loop), tokens_(std::random_device{}()) {}
+      : shared_(std::move(shared)),
+        loop_(loop),
+        tokens_(std::random_device{}()),
+        probe_timer_(loop_.createTimer([this] { probe(); })) {
+    probe_timer_->arm(milliseconds(0));  // connect at once, not at the first delivery
+  }
 
   ~RedisDedupStore() override {
     alive_.reset();
@@ -106,7 +115,8 @@ class RedisDedupStore : public DedupStore {
   };
 
   // privdata of the connection's own commands; operations count from kFirstOp.
-  static constexpr uintptr_t kAuthId = 1, kSelectId = 2, kLoadId = 3, kRoleId = 4, kFirstOp = 16;
+  static constexpr uintptr_t kAuthId = 1, kSelectId = 2, kLoadId = 3, kRoleId = 4, kPingId = 5,
+                             kFirstOp = 16;
 
   // The raw 16-byte digest, not hex: 16 bytes less per key, which with
   // jemalloc's size classes saves a whole 16-byte step of every key's string.
@@ -257,6 +267,27 @@ class RedisDedupStore : public DedupStore {
     return true;
   }
 
+  // The health check: reconnects a dropped connection (a failure marks the
+  // store unhealthy), and drops a connection whose last PING went unanswered
+  // for longer than a command may take.
+  void probe() {
+    if (shared_->closed.load()) return;
+    retired_timers_.clear();  // the probe timer is never among them
+    if (ctx_ == nullptr) {
+      if (!resolving_) ensureConnected();
+    } else if (ready_) {
+      const milliseconds patience = std::max(kProbeInterval, shared_->options.command_timeout);
+      if (ping_outstanding_ && SteadyClock::now() - ping_sent_ >= patience) {
+        detach(Status::Unavailable("redis: " + target() + " did not answer a health-check PING"),
+               true);
+      } else if (!ping_outstanding_ && sendPlain(kPingId, {"PING"})) {
+        ping_outstanding_ = true;
+        ping_sent_ = SteadyClock::now();
+      }
+    }
+    probe_timer_->arm(kProbeInterval);
+  }
+
   void attemptFailed() {
     shared_->healthy = false;
     next_attempt_ = SteadyClock::now() + backoff_;
@@ -283,6 +314,7 @@ class RedisDedupStore : public DedupStore {
       attemptFailed();
     }
     ready_ = false;
+    ping_outstanding_ = false;
     if (ctx != nullptr) {
       ctx->data = nullptr;
       if (free_ctx) redisAsyncFree(ctx);
@@ -309,7 +341,7 @@ class RedisDedupStore : public DedupStore {
   }
 
   void onHandshakeReply(uintptr_t id, const redisReply* reply) {
-    static constexpr const char* kStep[] = {"", "AUTH", "SELECT", "SCRIPT LOAD", "ROLE"};
+    static constexpr const char* kStep[] = {"", "AUTH", "SELECT", "SCRIPT LOAD", "ROLE", "PING"};
     if (reply->type == REDIS_REPLY_ERROR) {
       if (id == kLoadId) return;  // the EVALSHA will say NOSCRIPT and load again
       detach(Status::Unavailable("redis " + std::string(kStep[id]) + " on " + target() + ": " +
@@ -317,7 +349,9 @@ class RedisDedupStore : public DedupStore {
              true);
       return;
     }
-    if (id == kRoleId) {
+    if (id == kPingId) {
+      ping_outstanding_ = false;
+    } else if (id == kRoleId) {
       const bool master = reply->type == REDIS_REPLY_ARRAY && reply->elements > 0 &&
                           redisReplyText(reply->element[0]) == "master";
       if (!master) {
@@ -399,6 +433,9 @@ class RedisDedupStore : public DedupStore {
   redisAsyncContext* ctx_ = nullptr;            // null while disconnected
   bool ready_ = false;                          // the handshake succeeded
   TimerPtr connect_timer_;
+  TimerPtr probe_timer_;
+  bool ping_outstanding_ = false;
+  SteadyClock::time_point ping_sent_{};
   SteadyClock::time_point next_attempt_{};
   milliseconds backoff_ = kBackoffMin;
   std::string last_error_ = "redis: not connected";

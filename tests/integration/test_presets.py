@@ -505,9 +505,9 @@ def test_same_key_with_another_payload(make_proxy, upstream, sender):
 @pytest.mark.parametrize("sender", SENDERS, ids=str)
 def test_store_unavailable(make_proxy, upstream, dead_port, sender):
     # A Redis store nobody answers at: every begin fails fast.
-    proxy = preset_proxy(make_proxy, sender, "--store", "redis://127.0.0.1:%d" % dead_port,
-                         "--redis-connect-timeout", "200ms", "--redis-command-timeout",
-                         "200ms")
+    proxy = make_proxy("--key", sender.preset, "--store", "redis://127.0.0.1:%d" % dead_port,
+                       "--redis-connect-timeout", "200ms", "--redis-command-timeout", "200ms",
+                       wait_ready=False)  # never ready: /readyz reports the store
     for attempt in (1, 2):
         check(send(proxy, sender, sender.delivery(attempt)), sender.store_error,
               preset=sender.preset)
@@ -553,7 +553,8 @@ def test_sns_subscription_handshakes_are_always_forwarded(make_proxy, upstream):
 
 def test_sns_handshakes_are_forwarded_while_the_store_is_down(make_proxy, upstream, dead_port):
     proxy = make_proxy("--key", "aws-sns", "--store", "redis://127.0.0.1:%d" % dead_port,
-                       "--redis-connect-timeout", "200ms", "--redis-command-timeout", "200ms")
+                       "--redis-connect-timeout", "200ms", "--redis-command-timeout", "200ms",
+                       wait_ready=False)
     request = sns_handshake("SubscriptionConfirmation", "165545c9-2a5c-472c-8df2")
     for _ in range(2):
         assert send(proxy, SNS_SENDER, request).status == 200

@@ -69,3 +69,28 @@ def test_redis_down_fails_open_when_configured(make_proxy, upstream, redis):
     metrics = proxy.admin("GET", "/metrics").body.decode()
     assert 'dedup_proxy_deliveries_total{outcome="store_error",route="default"} 1' in metrics
     assert proxy.admin("GET", "/readyz").status == 503
+
+
+def test_readyz_follows_redis_on_an_idle_proxy(make_proxy, upstream, redis):
+    proxy = redis_proxy(make_proxy, redis)  # ready: every worker reached Redis
+    redis.kill()
+    # No delivery asks: the health check alone must notice, within a few
+    # probe intervals (1 s each) plus the connect timeout.
+    wait_until(lambda: proxy.admin("GET", "/readyz").status == 503, 10,
+               message="/readyz to report the dead Redis")
+    redis.start()
+    wait_until(lambda: proxy.admin("GET", "/readyz").status == 200, 10,
+               message="/readyz to report Redis back")
+    assert proxy.deliver("idle-then-back").status == 200
+    assert upstream.count("idle-then-back") == 1
+
+
+def test_redis_down_at_start_is_not_ready_and_answers_503(make_proxy, upstream, dead_port):
+    proxy = make_proxy("--store", "redis://127.0.0.1:%d" % dead_port,
+                       "--redis-connect-timeout", "200ms", wait_ready=False)
+    wait_until(lambda: proxy.admin("GET", "/readyz").status == 503, 10,
+               message="/readyz to report that Redis cannot be reached")
+    assert proxy.admin("GET", "/healthz").status == 200, "alive, only not ready"
+    reply = proxy.deliver("never-checked")
+    assert reply.status == 503 and reply.header("Retry-After") is not None
+    assert upstream.count("never-checked") == 0

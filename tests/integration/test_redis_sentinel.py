@@ -43,10 +43,10 @@ def cluster(request, tmp_path):
             server.kill()
 
 
-def sentinel_proxy(make_proxy, sentinel_ports, name="mymaster"):
+def sentinel_proxy(make_proxy, sentinel_ports, name="mymaster", wait_ready=True):
     uri = "redis-sentinel://%s/%s" % (",".join("127.0.0.1:%d" % p for p in sentinel_ports), name)
     return make_proxy("--store", uri, "--redis-command-timeout", "500ms",
-                      "--redis-connect-timeout", "500ms", "--lease", "2s")
+                      "--redis-connect-timeout", "500ms", "--lease", "2s", wait_ready=wait_ready)
 
 
 def test_proxy_follows_a_failover_without_restart(make_proxy, upstream, cluster, dead_port):
@@ -139,7 +139,9 @@ def test_stale_answer_naming_a_replica_is_refused(make_proxy, upstream, tmp_path
     replica = Redis(tmp_path / "replica", replica_of=master.port).start()
     fake = FakeSentinel(replica.port)  # stale: names the replica
     try:
-        proxy = sentinel_proxy(make_proxy, [fake.port])
+        # Never ready while the only master it is shown is a replica.
+        proxy = sentinel_proxy(make_proxy, [fake.port], wait_ready=False)
+        wait_until(lambda: fake.asked >= 1, 10, message="the proxy to ask the Sentinel")
         stale = proxy.deliver("stale-%s" % uuid.uuid4().hex)
         assert stale.status == 503 and stale.header("Retry-After"), str(stale)
         assert fake.asked >= 1
