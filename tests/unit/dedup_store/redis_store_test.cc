@@ -549,8 +549,9 @@ TEST_F(RedisStoreTest, StalledSentinelTimesOutAndStoreDiesMidQuery) {
   StatusOr<StoreBackendPtr> opened = openRedisStore(options);
   ASSERT_TRUE(opened.ok()) << opened.status().ToString();
   backend = std::move(*opened);
-  worker = std::make_unique<LoopWorker>(*backend);
+  // Stalled before the worker exists: its first health check asks it too.
   server->pause();
+  worker = std::make_unique<LoopWorker>(*backend);
   StatusOr<BeginResult> r = await(worker->begin(beginRequest("s")));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), Status::Code::kTimeout) << r.status().ToString();
