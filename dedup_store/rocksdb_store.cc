@@ -56,7 +56,10 @@ rocksdb::Options makeOptions(const RocksDbOptions& store_options,
   rocksdb::Options options;
   options.create_if_missing = true;
   options.max_background_jobs = 2;
-  options.write_buffer_size = 16 << 20;
+  // Two 4 MiB memtables at most (one filling, one flushing): memory stays
+  // small, and a restart replays at most that much WAL before it is ready.
+  options.write_buffer_size = 4 << 20;
+  options.max_write_buffer_number = 2;
   options.keep_log_file_num = 3;
   options.max_log_file_size = 4 << 20;
   options.compaction_filter = filter;
@@ -151,6 +154,7 @@ class RocksDbBackend final : public StoreBackend {
     open_.store(false);
     queue_.close();
     writer_thread_.join();  // after it has finished everything queued
+    writer_.stop();         // and everything waiting for a sync
 
     std::unique_lock<std::shared_mutex> lock(db_mutex_);
     // Lease records were written without sync; make them survive a power

@@ -82,9 +82,12 @@ class RocksDbWriter::Batch {
 };
 
 struct RocksDbWriter::Decided {
-  StoreOp* op;
+  StoreOp* op;  // null once completed or failed
   OpResult result;
   Group depends;
+  // Read a write of an earlier batch that is not synced yet: reported only
+  // after a sync, whatever it depends on in this batch.
+  bool waits_sync = false;
 };
 
 RocksDbWriter::RocksDbWriter(rocksdb::DB& db, std::function<int64_t()> now_ms,
@@ -92,21 +95,34 @@ RocksDbWriter::RocksDbWriter(rocksdb::DB& db, std::function<int64_t()> now_ms,
     : db_(db),
       now_ms_(std::move(now_ms)),
       counters_(counters),
-      last_sweep_(std::chrono::steady_clock::now()) {}
+      last_sweep_(std::chrono::steady_clock::now()),
+      syncer_(db, counters) {}
 
 void RocksDbWriter::process(std::vector<StoreOp>& ops) {
   const Now now{now_ms_(), std::chrono::steady_clock::now()};
   Batch batch;
   std::vector<Decided> decided;
   decided.reserve(ops.size());
-  for (StoreOp& op : ops) decided.push_back(evaluate(op, now, batch));
+  if (!unsynced_.empty()) {
+    const uint64_t synced = syncer_.syncedEpoch();
+    std::erase_if(unsynced_, [synced](const auto& entry) { return entry.second <= synced; });
+  }
+  for (StoreOp& op : ops) {
+    decided.push_back(evaluate(op, now, batch));
+    // It saw a write of an earlier batch that is not durable yet: the sync
+    // this batch asks for covers that write too.
+    decided.back().waits_sync = !unsynced_.empty() && unsynced_.count(op.key()) != 0;
+  }
 
   for (Decided& d : decided) {
-    if (d.depends == Group::kNone) d.op->complete(std::move(d.result));
+    if (d.depends == Group::kNone && !d.waits_sync) {
+      d.op->complete(std::move(d.result));
+      d.op = nullptr;
+    }
   }
   // Begins wait only for the unsynced write, never for other keys' fsync.
   writeAndComplete(batch, Group::kLeases, decided);
-  writeAndComplete(batch, Group::kCommits, decided);
+  writeAndHandToSyncer(batch, decided);
   dropAbandonedLeases(now.steady);
 }
 
@@ -249,32 +265,51 @@ StatusOr<std::optional<StoredRecord>> RocksDbWriter::read(const StoreKey& key) {
 }
 
 void RocksDbWriter::writeAndComplete(Batch& batch, Group group, std::vector<Decided>& decided) {
-  rocksdb::WriteBatch& writes = batch.writes(group);
-  Status status;
-  if (writes.Count() > 0) {
-    rocksdb::WriteOptions options;
-    options.sync = group == Group::kCommits;
-    const rocksdb::Status s = db_.Write(options, &writes);
-    counters_.last_write_ok.store(s.ok());
-    if (s.ok()) {
-      if (options.sync) {
-        counters_.syncs.fetch_add(1);
-        counters_.commits.fetch_add(batch.commits);
-      }
-    } else {
-      status = Status::IOError("rocksdb write: " + s.ToString());
-      LOG_ERROR("dedup store write failed", {"error", s.ToString()});
-      batch.forEachKeyIn(group, [this](const StoreKey& key) { leases_.erase(key); });
-    }
-  }
+  const Status status = write(batch, group);
   for (Decided& d : decided) {
-    if (d.depends != group) continue;
-    if (status.ok()) {
-      d.op->complete(std::move(d.result));
-    } else {
+    if (d.op == nullptr || d.depends != group) continue;
+    if (!status.ok()) {
       d.op->fail(status);
+      d.op = nullptr;
+    } else if (!d.waits_sync) {
+      d.op->complete(std::move(d.result));
+      d.op = nullptr;
     }
   }
+}
+
+Status RocksDbWriter::write(Batch& batch, Group group) {
+  rocksdb::WriteBatch& writes = batch.writes(group);
+  if (writes.Count() == 0) return Status::OK();
+  // Never synced here: commits wait for the syncer's SyncWAL() instead.
+  const rocksdb::Status s = db_.Write(rocksdb::WriteOptions(), &writes);
+  counters_.last_write_ok.store(s.ok());
+  if (s.ok()) return Status::OK();
+  LOG_ERROR("dedup store write failed", {"error", s.ToString()});
+  batch.forEachKeyIn(group, [this](const StoreKey& key) { leases_.erase(key); });
+  return Status::IOError("rocksdb write: " + s.ToString());
+}
+
+void RocksDbWriter::writeAndHandToSyncer(Batch& batch, std::vector<Decided>& decided) {
+  // Whatever is left after the unsynced write waits for a sync.
+  bool any_waiting = false;
+  for (const Decided& d : decided) any_waiting = any_waiting || d.op != nullptr;
+  if (!any_waiting) return;
+  const Status status = write(batch, Group::kCommits);
+  if (!status.ok()) {
+    for (Decided& d : decided) {
+      if (d.op != nullptr) d.op->fail(status);
+    }
+    return;
+  }
+  SyncTicket ticket;
+  ticket.epoch = ++next_epoch_;
+  ticket.commits = batch.commits;
+  for (Decided& d : decided) {
+    if (d.op != nullptr) ticket.results.emplace_back(std::move(*d.op), std::move(d.result));
+  }
+  batch.forEachKeyIn(Group::kCommits, [&](const StoreKey& key) { unsynced_[key] = ticket.epoch; });
+  syncer_.submit(std::move(ticket));
 }
 
 void RocksDbWriter::dropAbandonedLeases(std::chrono::steady_clock::time_point now) {

@@ -6,11 +6,14 @@
 //  - ops are decided in order, each seeing the effects of the ones before it
 //    (a per-batch view of pending writes sits in front of the database);
 //  - lease grants and releases go into one WriteBatch written without sync
-//    (they survive a process crash through the WAL); commits go into one
-//    WriteBatch written with sync (one fsync for all of them: group commit);
+//    (they survive a process crash through the WAL); commits go into a second
+//    WriteBatch, also written without sync, whose results wait for the
+//    WalSyncer: one fsync for all the commits of this and any other batch
+//    written meanwhile (group commit), off this thread (wal_syncer.h);
 //  - results that needed no write are posted at once, begins that depend on
 //    lease writes after the unsynced write, commits (and anything that read
-//    them) after the synced one;
+//    them, in this batch or a later one, before they were synced) once the
+//    WAL is synced;
 //  - a failed write fails every op that depends on it with IOError and drops
 //    the in-memory leases of the keys it touched, so memory never claims more
 //    than the database holds (a dropped lease is found on disk by the next
@@ -29,6 +32,7 @@
 
 #include "dedup_store/rocksdb_record.h"
 #include "dedup_store/store_ops.h"
+#include "dedup_store/wal_syncer.h"
 
 namespace rocksdb {
 class DB;
@@ -50,8 +54,12 @@ class RocksDbWriter {
  public:
   RocksDbWriter(rocksdb::DB& db, std::function<int64_t()> now_ms, WriterCounters& counters);
 
-  // Decides, writes and completes every op of `batch`.
+  // Decides, writes and completes every op of `batch` (those waiting for a
+  // sync complete later, on the syncer's thread).
   void process(std::vector<StoreOp>& batch);
+  // Completes everything still waiting for a sync; call once no more
+  // process() calls will come.
+  void stop() { syncer_.stop(); }
 
  private:
   // Which write an op's result waits for; a later group is written later.
@@ -69,6 +77,9 @@ class RocksDbWriter {
   StatusOr<std::optional<StoredRecord>> lookup(const StoreKey& key, Batch& batch);
   StatusOr<std::optional<StoredRecord>> read(const StoreKey& key);
   void writeAndComplete(Batch& batch, Group group, std::vector<Decided>& decided);
+  void writeAndHandToSyncer(Batch& batch, std::vector<Decided>& decided);
+  // Writes `group` without sync; on failure drops the leases it touched.
+  Status write(Batch& batch, Group group);
   void dropAbandonedLeases(std::chrono::steady_clock::time_point now);
 
   rocksdb::DB& db_;
@@ -77,6 +88,11 @@ class RocksDbWriter {
   TokenSource tokens_;
   std::unordered_map<StoreKey, LeaseEntry, StoreKeyHash> leases_;
   std::chrono::steady_clock::time_point last_sweep_;
+  // Keys whose latest write waits for the sync of this ticket epoch: what a
+  // later batch reads of them must not be reported before that sync.
+  std::unordered_map<StoreKey, uint64_t, StoreKeyHash> unsynced_;
+  uint64_t next_epoch_ = 0;
+  WalSyncer syncer_;  // last: its thread may complete ops until stop()
 };
 
 }  // namespace dedup
