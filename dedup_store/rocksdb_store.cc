@@ -17,6 +17,7 @@
 #include <system_error>
 #include <thread>
 
+#include "dedup_store/durable_view.h"
 #include "dedup_store/rocksdb_record.h"
 #include "dedup_store/rocksdb_writer.h"
 #include "dedup_store/store_ops.h"
@@ -79,9 +80,13 @@ rocksdb::Options makeOptions(const RocksDbOptions& store_options,
 // A worker's handle: queues operations for the store thread.
 class RocksDbDedupStore final : public DedupStore {
  public:
-  RocksDbDedupStore(OpQueue& queue, EventLoop& loop)
-      : queue_(queue), channel_(std::make_shared<LoopChannel>(loop)) {}
+  RocksDbDedupStore(OpQueue& queue, const DurableView& durable, EventLoop& loop)
+      : queue_(queue), durable_(durable), channel_(std::make_shared<LoopChannel>(loop)) {}
   ~RocksDbDedupStore() override { channel_->detach(); }
+
+  std::optional<BeginResult> replayNow(const BeginRequest& request) override {
+    return durable_.committed(request);
+  }
 
   void begin(const BeginRequest& request, BeginCallback done) override {
     queue_.push(StoreOp{channel_, BeginOp{request, std::move(done)}});
@@ -113,6 +118,7 @@ class RocksDbDedupStore final : public DedupStore {
 
  private:
   OpQueue& queue_;
+  const DurableView& durable_;
   LoopChannelPtr channel_;
 };
 
@@ -122,15 +128,20 @@ class RocksDbBackend final : public StoreBackend {
                  std::function<int64_t()> now_ms)
       : filter_(std::move(filter)),
         db_(std::move(db)),
-        writer_(*db_, std::move(now_ms), counters_),
-        writer_thread_([this] { runWriter(); }) {}
+        durable_(*db_, now_ms),
+        writer_(*db_, now_ms, counters_, durable_),
+        writer_thread_([this] { runWriter(); }) {
+    // What Open() recovered is durable: recovered WAL data was flushed to
+    // synced table files before Open() returned.
+    durable_.publish(db_->GetSnapshot());
+  }
 
   ~RocksDbBackend() override { close(); }
 
   std::string_view name() const override { return "rocksdb"; }
 
   DedupStorePtr attach(EventLoop& loop) override {
-    return std::make_unique<RocksDbDedupStore>(queue_, loop);
+    return std::make_unique<RocksDbDedupStore>(queue_, durable_, loop);
   }
 
   bool healthy() const override { return open_.load() && counters_.last_write_ok.load(); }
@@ -155,6 +166,7 @@ class RocksDbBackend final : public StoreBackend {
     queue_.close();
     writer_thread_.join();  // after it has finished everything queued
     writer_.stop();         // and everything waiting for a sync
+    durable_.close();
 
     std::unique_lock<std::shared_mutex> lock(db_mutex_);
     // Lease records were written without sync; make them survive a power
@@ -193,6 +205,7 @@ class RocksDbBackend final : public StoreBackend {
   std::unique_ptr<rocksdb::DB> db_;
   WriterCounters counters_;
   OpQueue queue_;
+  DurableView durable_;
   RocksDbWriter writer_;  // used by writer_thread_ only
   std::atomic<bool> open_{true};
 

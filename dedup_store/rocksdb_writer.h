@@ -5,11 +5,11 @@
 // Per batch:
 //  - ops are decided in order, each seeing the effects of the ones before it
 //    (a per-batch view of pending writes sits in front of the database);
-//  - lease grants and releases go into one WriteBatch written without sync
-//    (they survive a process crash through the WAL); commits go into a second
-//    WriteBatch, also written without sync, whose results wait for the
-//    WalSyncer: one fsync for all the commits of this and any other batch
-//    written meanwhile (group commit), off this thread (wal_syncer.h);
+//  - lease grants, releases and commits go into one WriteBatch written
+//    without sync (one WAL write; leases survive a process crash through the
+//    WAL); the results of commits wait for the WalSyncer: one fsync for all
+//    the commits of this and any other batch written meanwhile (group
+//    commit), off this thread (wal_syncer.h);
 //  - results that needed no write are posted at once, begins that depend on
 //    lease writes after the unsynced write, commits (and anything that read
 //    them, in this batch or a later one, before they were synced) once the
@@ -52,7 +52,8 @@ struct StoreKeyHash {
 
 class RocksDbWriter {
  public:
-  RocksDbWriter(rocksdb::DB& db, std::function<int64_t()> now_ms, WriterCounters& counters);
+  RocksDbWriter(rocksdb::DB& db, std::function<int64_t()> now_ms, WriterCounters& counters,
+                DurableView& durable);
 
   // Decides, writes and completes every op of `batch` (those waiting for a
   // sync complete later, on the syncer's thread).
@@ -76,10 +77,11 @@ class RocksDbWriter {
   // What the batch or the database holds for a key (batch first).
   StatusOr<std::optional<StoredRecord>> lookup(const StoreKey& key, Batch& batch);
   StatusOr<std::optional<StoredRecord>> read(const StoreKey& key);
-  void writeAndComplete(Batch& batch, Group group, std::vector<Decided>& decided);
-  void writeAndHandToSyncer(Batch& batch, std::vector<Decided>& decided);
-  // Writes `group` without sync; on failure drops the leases it touched.
-  Status write(Batch& batch, Group group);
+  void complete(Decided& decided);
+  // Writes the batch without sync; on failure drops the leases it touched.
+  Status write(Batch& batch);
+  // Queues what is left of `decided` to be completed after the next sync.
+  void handToSyncer(Batch& batch, std::vector<Decided>& decided);
   void dropAbandonedLeases(std::chrono::steady_clock::time_point now);
 
   rocksdb::DB& db_;

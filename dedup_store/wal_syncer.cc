@@ -3,12 +3,13 @@
 #include <rocksdb/db.h>
 
 #include "common/log.h"
+#include "dedup_store/durable_view.h"
 #include "dedup_store/rocksdb_writer.h"
 
 namespace dedup {
 
-WalSyncer::WalSyncer(rocksdb::DB& db, WriterCounters& counters)
-    : db_(db), counters_(counters), thread_([this] { run(); }) {}
+WalSyncer::WalSyncer(rocksdb::DB& db, WriterCounters& counters, DurableView& durable)
+    : db_(db), counters_(counters), durable_(durable), thread_([this] { run(); }) {}
 
 WalSyncer::~WalSyncer() { stop(); }
 
@@ -42,8 +43,15 @@ void WalSyncer::run() {
       tickets.swap(tickets_);
     }
     // One sync for every ticket taken: each was submitted after its writes.
+    // Taken before the sync, the snapshot shows only what the sync covers.
+    const rocksdb::Snapshot* snapshot = db_.GetSnapshot();
     const rocksdb::Status s = db_.SyncWAL();
     counters_.last_write_ok.store(s.ok());
+    if (s.ok()) {
+      durable_.publish(snapshot);
+    } else {
+      db_.ReleaseSnapshot(snapshot);
+    }
     Status status;
     uint64_t commits = 0;
     if (s.ok()) {

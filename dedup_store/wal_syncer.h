@@ -32,6 +32,7 @@ class DB;
 namespace dedup {
 
 struct WriterCounters;
+class DurableView;
 
 // Results that may be reported once the WAL holds everything written before
 // the ticket was submitted.
@@ -43,7 +44,8 @@ struct SyncTicket {
 
 class WalSyncer {
  public:
-  WalSyncer(rocksdb::DB& db, WriterCounters& counters);
+  // Each successful sync publishes to `durable` what it made durable.
+  WalSyncer(rocksdb::DB& db, WriterCounters& counters, DurableView& durable);
   ~WalSyncer();  // stop()
   WalSyncer(const WalSyncer&) = delete;
   WalSyncer& operator=(const WalSyncer&) = delete;
@@ -59,6 +61,7 @@ class WalSyncer {
 
   rocksdb::DB& db_;
   WriterCounters& counters_;
+  DurableView& durable_;
   std::atomic<uint64_t> synced_epoch_{0};
   std::mutex tickets_mutex_;
   std::condition_variable tickets_ready_;

@@ -9,7 +9,8 @@
 # replay (one committed key) and newkey (a new key each time) at 1 and 8
 # connections, RocksDB store (durable commits), one worker, nginx as the app.
 # Environment: PROFILE_REQUESTS (default 4000 under strace, 1000 under
-# callgrind), PROFILE_TOOLS ("strace callgrind").
+# callgrind), PROFILE_TOOLS ("strace callgrind"), PROFILE_KEEP=DIR (keep the
+# callgrind dumps there, for callgrind_annotate).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -68,7 +69,7 @@ start_proxy() {
 }
 stop_proxy() { kill -TERM "$PROXY_PID" 2>/dev/null || true; wait "$WRAP_PID" 2>/dev/null || true; }
 
-SPECS="replay:1 replay:8 newkey:1 newkey:8"
+SPECS="${PROFILE_SPECS:-replay:1 replay:8 newkey:1 newkey:8}"
 if [[ " $TOOLS " == *" strace "* ]]; then
   echo "== syscalls per request (strace -f -c, $N_STRACE requests each)"
   for spec in $SPECS; do
@@ -103,7 +104,7 @@ if [[ " $TOOLS " == *" callgrind "* ]] && command -v valgrind >/dev/null; then
   echo "== instructions per request (callgrind, all threads, $N_CG requests each)"
   for spec in $SPECS; do
     IFS=: read -r mode conns <<<"$spec"
-    start_proxy valgrind --tool=callgrind --callgrind-out-file="$TMP/cg.out.%p" --dump-instr=no
+    start_proxy valgrind --tool=callgrind --callgrind-out-file="$TMP/cg.out.%p" --dump-instr=no --compress-strings=no --compress-pos=no
     python3 "$CLIENT" "http://127.0.0.1:$PORT" "$mode" 100 "$conns" "warm-$mode-$conns" >/dev/null
     callgrind_control -z "$PROXY_PID" >/dev/null 2>&1
     ok="$(python3 "$CLIENT" "http://127.0.0.1:$PORT" "$mode" "$N_CG" "$conns" "cg-$mode-$conns")"
@@ -111,6 +112,7 @@ if [[ " $TOOLS " == *" callgrind "* ]] && command -v valgrind >/dev/null; then
     stop_proxy
     ir="$(grep -h '^summary:\|^totals:' "$TMP"/cg.out.*.1 2>/dev/null | head -1 | awk '{print $2}')"
     echo "  $mode c=$conns: $(( ${ir:-0} / ok )) instructions/request ($ok requests)"
+    [ -n "${PROFILE_KEEP:-}" ] && mkdir -p "$PROFILE_KEEP" && cp "$TMP"/cg.out.*.1 "$PROFILE_KEEP/callgrind.$mode-$conns.out"
     rm -f "$TMP"/cg.out.*
   done
 fi
