@@ -8,6 +8,7 @@
 #include <rocksdb/options.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
+#include <rocksdb/write_buffer_manager.h>
 
 #include <atomic>
 #include <chrono>
@@ -59,9 +60,9 @@ rocksdb::Options makeOptions(const RocksDbOptions& store_options,
   rocksdb::Options options;
   options.create_if_missing = true;
   options.max_background_jobs = 2;
-  // Two 4 MiB memtables at most (one filling, one flushing): memory stays
-  // small, and a restart replays at most that much WAL before it is ready.
-  options.write_buffer_size = 4 << 20;
+  // Small memtables (see the write buffer manager below): memory stays small,
+  // and a restart replays little WAL before it is ready.
+  options.write_buffer_size = 2 << 20;
   options.max_write_buffer_number = 2;
   // Keys are fixed-size digests looked up one by one, never scanned: a hash
   // table memtable (the whole key is the "prefix") makes the store thread's
@@ -95,6 +96,10 @@ rocksdb::Options makeOptions(const RocksDbOptions& store_options,
   table.metadata_block_size = 4096;
   table.pin_top_level_index_and_filter = true;
   table.data_block_index_type = rocksdb::BlockBasedTableOptions::kDataBlockBinaryAndHash;
+  // Memtables are charged to the block cache: RocksDB's memory is the cache's
+  // capacity, whatever the traffic, and at most a quarter of it is memtables.
+  options.write_buffer_manager = std::make_shared<rocksdb::WriteBufferManager>(
+      static_cast<size_t>(store_options.block_cache_bytes / 4), table.block_cache);
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   return options;
 }
