@@ -241,13 +241,14 @@ def report(raw, outdir):
         x = idx.get((p, "newkey", 32))
         if not x:
             continue
-        if x["syncs"] is not None and x["commits"]:
+        if p == "dedup-redis":
+            md.append(f"- fsyncs per commit, {p}: made by redis-server, not the proxy (appendfsync "
+                      f"{extras.get('redis_appendfsync', 'always')}: at most one fsync per event-loop pass)")
+        elif x["syncs"] is not None and x["commits"]:
             md.append(f"- fsyncs per commit, {p}, newkey, 32 conns: {x['syncs'] / x['commits']:.3f} "
                       f"({fmt(x['syncs'])} syncs / {fmt(x['commits'])} commits, from /metrics)")
         elif x["strace_syncs"] is not None and x["forwarded"]:
             md.append(f"- fsyncs per commit, {p}, newkey, 32 conns: {x['strace_syncs'] / x['forwarded']:.3f} (strace)")
-        elif p == "dedup-redis":
-            md.append(f"- fsyncs per commit, {p}: decided by redis-server (appendfsync always: one fsync per event-loop pass)")
     for name, label, unit in (("ready_keys", "keys on disk for the start-up step", ""),
                               ("ready_s", "time to /readyz 200 with those keys", " s"),
                               ("ready_empty_s", "time to /readyz 200, empty store", " s"),

@@ -20,6 +20,7 @@
 #
 # Environment: BENCH_DURATION (s, default 6), BENCH_WORKERS (default 2),
 # BENCH_NO_INSTALL=1 (never apt-get gnuplot), BENCH_REDIS=0 (skip Redis),
+# BENCH_REDIS_FSYNC (redis-server appendfsync: always (default) or everysec),
 # BENCH_READY_KEYS=0 (skip the start-up step).
 # Bounded: a watchdog kills the run after BENCH_MAX_SECONDS (default 290).
 set -euo pipefail
@@ -31,6 +32,7 @@ OUT="$BUILD/bench"
 PROXY_BIN="$BUILD/proxy/dedup-proxy"
 DUR="${BENCH_DURATION:-6}"
 READY_KEYS="${BENCH_READY_KEYS:-1000000}"
+REDIS_FSYNC="${BENCH_REDIS_FSYNC:-always}"
 LOADER="$BUILD/tests/bench/dedup-bench-load"
 WORKERS="${BENCH_WORKERS:-2}"
 MAX_SECONDS="${BENCH_MAX_SECONDS:-290}"
@@ -214,8 +216,9 @@ stop "$DP_PID"
 if [ "${BENCH_REDIS:-1}" != 0 ] && command -v redis-server >/dev/null; then
   echo "== dedup-redis"
   RD_PORT="$(freeport)"
-  # Durable like the RocksDB path: every write fsynced before Redis answers.
-  redis-server --bind 127.0.0.1 --port "$RD_PORT" --save '' --appendonly yes --appendfsync always \
+  # Durable like the RocksDB path by default: every write fsynced before Redis
+  # answers (BENCH_REDIS_FSYNC=everysec for Redis's usual setting).
+  redis-server --bind 127.0.0.1 --port "$RD_PORT" --save '' --appendonly yes --appendfsync "$REDIS_FSYNC" \
     --dir "$TMP" >"$TMP/redis.log" 2>&1 & RD_PID=$!; PIDS+=($RD_PID)
   for _ in $(seq 50); do redis-cli -p "$RD_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
   DR_PORT="$(freeport)"; DR_ADMIN="$(freeport)"
@@ -263,6 +266,7 @@ if [ "$READY_KEYS" -gt 0 ] && [ -x "$LOADER" ]; then
 elif [ "$READY_KEYS" -gt 0 ]; then
   echo "  (no $LOADER: start-up step skipped; build the tests too)"
 fi
+python3 "$REPORT" extra "$RAW" "redis_appendfsync=$REDIS_FSYNC"
 python3 "$REPORT" extra "$RAW" "conditions=$(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)); load average at start ${LOAD_START}, at end $(cut -d' ' -f1-3 /proc/loadavg); ${DUR} s per run, $WORKERS workers per proxy"
 
 # ---- report ---------------------------------------------------------------------------
