@@ -252,9 +252,13 @@ def report(raw, outdir):
     for name, label, unit in (("ready_keys", "keys on disk for the start-up step", ""),
                               ("ready_s", "time to /readyz 200 with those keys", " s"),
                               ("ready_empty_s", "time to /readyz 200, empty store", " s"),
-                              ("rss_empty_mib", "RSS after start + 2 s of traffic, empty store", " MiB"),
-                              ("rss_loaded_mib", "RSS after start + 2 s of traffic, keys on disk", " MiB"),
-                              ("resident_mib_per_million", "RocksDB resident per million keys", " MiB"),
+                              ("rss0_empty_mib", "RSS when ready, empty store", " MiB"),
+                              ("rss0_loaded_mib", "RSS when ready, keys on disk", " MiB"),
+                              ("resident_mib_per_million", "RocksDB resident per million keys (when ready)", " MiB"),
+                              ("rss_empty_mib", "RSS after 2 s of new keys, empty store", " MiB"),
+                              ("rss_loaded_mib", "RSS after 2 s of new keys, keys on disk", " MiB"),
+                              ("resident_traffic_mib_per_million",
+                               "difference per million keys after that traffic (block cache filling toward its cap)", " MiB"),
                               ("db_disk_mib", "database size on disk", " MiB"),
                               ("load_s", "loading the keys (store API, group commit)", " s")):
         if name in extras:
@@ -287,7 +291,8 @@ def report(raw, outdir):
             checks.append((f"1 conn, {wl}, {name}: p50 added ≤ 2× nginx's", v, -2.0, "{:.1f}×"))
     peaks = [x["proxy_peak_rss_mib"] for x in rows if x["path"] in DEDUP_PATHS and x["proxy_peak_rss_mib"]]
     checks.append(("peak RSS under load ≤ 30 MiB", max(peaks) if peaks else None, -30.0, "{:.1f} MiB"))
-    checks.append(("RocksDB resident ≤ 3 MiB per million keys", extras.get("resident_mib_per_million"), -3.0, "{:.2f} MiB"))
+    checks.append(("RocksDB resident ≤ 3 MiB per million keys (when ready)", extras.get("resident_mib_per_million"), -3.0, "{:.2f} MiB"))
+    checks.append(("… and after 2 s of new keys (cache filling, capped)", extras.get("resident_traffic_mib_per_million"), -3.0, "{:.2f} MiB"))
     checks.append(("ready ≤ 1 s with the keys on disk", extras.get("ready_s"), -1.0, "{:.3f} s"))
     md.append("")
     md.append("| target | measured | holds |")

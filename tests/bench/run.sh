@@ -13,8 +13,9 @@
 # (1 KiB body); POST, keep-alive; 1 and 32 connections.
 # Then a start-up step: BENCH_READY_KEYS (default 1000000) committed keys are
 # loaded through the store API (dedup-bench-load), the proxy is started on
-# them and timed until /readyz answers 200, and its RSS after 2 s of traffic
-# is compared with the same on an empty store (RocksDB resident per key).
+# them and timed until /readyz answers 200, and its RSS when ready (and after
+# 2 s of new keys) is compared with the same on an empty store (RocksDB
+# resident per key).
 # Results: BUILD_DIR/bench/results.{md,csv} and results.png (gnuplot; the
 # script apt-get installs gnuplot-nox when it is missing and it may).
 #
@@ -243,6 +244,7 @@ start_proxy() {
     --log-level warn >>"$TMP/dedup-ready.log" 2>&1 & SP_PID=$!; PIDS+=($SP_PID)
   SP_READY="$(python3 "$REPORT" waitready "http://127.0.0.1:$SP_ADMIN/readyz" "$t0" --limit 30)"
   [ "$SP_READY" != -1 ] || die "not ready within 30 s: $1"
+  SP_RSS_READY="$(python3 "$REPORT" rss "$SP_PID")"
 }
 # touch_and_rss: 2 s of new keys (every begin looks the key up on disk), then VmRSS in KiB
 touch_and_rss() {
@@ -254,13 +256,16 @@ if [ "$READY_KEYS" -gt 0 ] && [ -x "$LOADER" ]; then
   "$LOADER" "$TMP/ready-data" "$READY_KEYS" >"$TMP/load.out" 2>&1 || die "loader failed: $(cat "$TMP/load.out")"
   cat "$TMP/load.out"
   LOAD_S="$(sed -n 's/.* in \([0-9.]*\) s.*/\1/p' "$TMP/load.out")"
-  start_proxy "$TMP/empty-data"; READY_EMPTY="$SP_READY"; RSS_EMPTY="$(touch_and_rss empty)"; stop "$SP_PID"
-  start_proxy "$TMP/ready-data"; READY_LOADED="$SP_READY"; RSS_LOADED="$(touch_and_rss loaded)"; stop "$SP_PID"
+  start_proxy "$TMP/empty-data"; READY_EMPTY="$SP_READY"; RSS0_EMPTY="$SP_RSS_READY"; RSS_EMPTY="$(touch_and_rss empty)"; stop "$SP_PID"
+  start_proxy "$TMP/ready-data"; READY_LOADED="$SP_READY"; RSS0_LOADED="$SP_RSS_READY"; RSS_LOADED="$(touch_and_rss loaded)"; stop "$SP_PID"
   DB_KB="$(du -sk "$TMP/ready-data" | cut -f1)"
   python3 "$REPORT" extra "$RAW" "ready_keys=$READY_KEYS" "ready_s=$READY_LOADED" "ready_empty_s=$READY_EMPTY" \
     "rss_empty_mib=$(python3 -c "print(f'{$RSS_EMPTY/1024:.2f}')")" \
     "rss_loaded_mib=$(python3 -c "print(f'{$RSS_LOADED/1024:.2f}')")" \
-    "resident_mib_per_million=$(python3 -c "print(f'{max($RSS_LOADED-$RSS_EMPTY,0)/1024*1e6/$READY_KEYS:.3f}')")" \
+    "rss0_empty_mib=$(python3 -c "print(f'{$RSS0_EMPTY/1024:.2f}')")" \
+    "rss0_loaded_mib=$(python3 -c "print(f'{$RSS0_LOADED/1024:.2f}')")" \
+    "resident_mib_per_million=$(python3 -c "print(f'{max($RSS0_LOADED-$RSS0_EMPTY,0)/1024*1e6/$READY_KEYS:.3f}')")" \
+    "resident_traffic_mib_per_million=$(python3 -c "print(f'{max($RSS_LOADED-$RSS_EMPTY,0)/1024*1e6/$READY_KEYS:.3f}')")" \
     "db_disk_mib=$(python3 -c "print(f'{$DB_KB/1024:.1f}')")" "load_s=${LOAD_S:-0.0}"
   echo "  ready in ${READY_LOADED}s with $READY_KEYS keys (${READY_EMPTY}s empty); RSS ${RSS_LOADED} KiB vs ${RSS_EMPTY} KiB empty"
 elif [ "$READY_KEYS" -gt 0 ]; then
