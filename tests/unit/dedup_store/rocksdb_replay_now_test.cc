@@ -6,6 +6,8 @@
 #include <future>
 #include <memory>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "dedup_store/rocksdb_store.h"
 #include "store_test_support.h"
@@ -136,6 +138,33 @@ TEST_F(RocksDbReplayNowTest, CommitsFromBeforeARestartAreReplayedAtOnce) {
   ASSERT_TRUE(replay.has_value());
   EXPECT_EQ(replay->response->status, 202);
   EXPECT_EQ(replay->response->body, "queued");
+}
+
+// A begin that finds a commit not yet synced (in its own batch or an earlier
+// one) reports only after that sync: never before the commit's own answer.
+// Many rounds, so that some begins land in the batch after their commit.
+TEST_F(RocksDbReplayNowTest, ReplayOfACommitWaitsForItsSync) {
+  for (int round = 0; round < 200; ++round) {
+    const BeginRequest request = beginRequest("k" + std::to_string(round));
+    StatusOr<BeginResult> begun = await(worker->begin(request));
+    ASSERT_TRUE(begun.ok());
+    ASSERT_EQ(begun->outcome, BeginResult::Outcome::kNew);
+    std::vector<std::string> order;  // touched on the loop's thread only
+    auto done = std::make_shared<std::promise<void>>();
+    worker->run([&](std::unique_ptr<DedupStore>& store) {
+      store->commit(request.key, begun->token, StoredResponse{200, "", "ok"}, std::chrono::hours(1),
+                    [&order](StatusOr<CommitOutcome>) { order.push_back("commit"); });
+      store->begin(request, [&order, done](StatusOr<BeginResult> replay) {
+        order.push_back(replay.ok() && replay->outcome == BeginResult::Outcome::kCommitted
+                            ? "replay"
+                            : "other");
+        done->set_value();
+      });
+    });
+    await(done->get_future());
+    worker->drain();
+    ASSERT_EQ(order, (std::vector<std::string>{"commit", "replay"})) << "round " << round;
+  }
 }
 
 TEST_F(RocksDbReplayNowTest, NothingOnceClosed) {
