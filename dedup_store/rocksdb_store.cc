@@ -62,7 +62,7 @@ rocksdb::Options makeOptions(const RocksDbOptions& store_options,
   options.max_background_jobs = 2;
   // Small memtables (see the write buffer manager below): memory stays small,
   // and a restart replays little WAL before it is ready.
-  options.write_buffer_size = 4 << 20;
+  options.write_buffer_size = 2 << 20;
   options.max_write_buffer_number = 2;
   // Keys are random digests, so with leveled compaction every small level-0
   // file overlapped all of level 1, which was rewritten again and again (half
@@ -104,9 +104,9 @@ rocksdb::Options makeOptions(const RocksDbOptions& store_options,
   table.pin_top_level_index_and_filter = true;
   table.data_block_index_type = rocksdb::BlockBasedTableOptions::kDataBlockBinaryAndHash;
   // Memtables are charged to the block cache: RocksDB's memory is the cache's
-  // capacity, whatever the traffic, and at most half of it is memtables.
+  // capacity, whatever the traffic, and at most a quarter of it is memtables.
   options.write_buffer_manager = std::make_shared<rocksdb::WriteBufferManager>(
-      static_cast<size_t>(store_options.block_cache_bytes / 2), table.block_cache);
+      static_cast<size_t>(store_options.block_cache_bytes / 4), table.block_cache);
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   return options;
 }
