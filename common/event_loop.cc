@@ -2,7 +2,11 @@
 
 #include <event2/event.h>
 #include <event2/thread.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 
@@ -51,12 +55,19 @@ EventLoop::EventLoop() {
     std::fprintf(stderr, "dedup-proxy: event_base_new failed\n");
     std::abort();
   }
-  posted_event_ = event_new(base_, -1, 0, &EventLoop::onPosted, this);
+  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wake_fd_ < 0) {
+    std::fprintf(stderr, "dedup-proxy: eventfd failed\n");
+    std::abort();
+  }
+  posted_event_ = event_new(base_, wake_fd_, EV_READ | EV_PERSIST, &EventLoop::onPosted, this);
+  event_add(posted_event_, nullptr);
 }
 
 EventLoop::~EventLoop() {
   event_free(posted_event_);
   event_base_free(base_);
+  ::close(wake_fd_);
 }
 
 void EventLoop::run() { event_base_loop(base_, EVLOOP_NO_EXIT_ON_EMPTY); }
@@ -75,14 +86,22 @@ void EventLoop::post(std::function<void()> fn) {
     was_empty = posted_.empty();
     posted_.push_back(std::move(fn));
   }
-  // One activation drains the whole queue; event_active is itself thread-safe
-  // because libevent's pthread locking is on.
-  if (was_empty) event_active(posted_event_, 0, 0);
+  // One wake-up drains the whole queue.
+  if (was_empty) {
+    const uint64_t one = 1;
+    while (::write(wake_fd_, &one, sizeof(one)) < 0 && errno == EINTR) {
+    }
+  }
 }
 
 void EventLoop::onPosted(int, short, void* self) { static_cast<EventLoop*>(self)->runPosted(); }
 
 void EventLoop::runPosted() {
+  // Reset the eventfd before taking the queue: a post after this point
+  // either lands in this batch or wakes the loop again.
+  uint64_t count;
+  while (::read(wake_fd_, &count, sizeof(count)) < 0 && errno == EINTR) {
+  }
   std::vector<std::function<void()>> batch;
   {
     std::lock_guard<std::mutex> lock(posted_mutex_);

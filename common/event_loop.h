@@ -2,7 +2,9 @@
 //
 // Everything about a loop is used from its own thread, except post(), which
 // any thread may call to run a function on the loop's thread (this is how
-// store threads hand results back to a worker). Timers are RAII: destroying a
+// store threads hand results back to a worker). post() wakes the loop through
+// its own eventfd, never through libevent, so a posting thread never contends
+// for the event_base's lock while the loop runs callbacks. Timers are RAII: destroying a
 // Timer disarms it, so a callback never runs for an object that is gone.
 #pragma once
 
@@ -66,6 +68,7 @@ class EventLoop {
   void runPosted();
 
   event_base* base_;
+  int wake_fd_;  // eventfd: readable while posted_ may hold functions
   event* posted_event_;
   std::mutex posted_mutex_;
   std::vector<std::function<void()>> posted_;  // guarded by posted_mutex_

@@ -1,14 +1,20 @@
 #include "common/http_message.h"
 
 #include <algorithm>
-#include <cctype>
 
 namespace dedup {
 
+namespace {
+
+// ASCII only, like HTTP's case-insensitive tokens, and inlined: std::tolower
+// is a locale-aware call per byte, run for every header lookup.
+char asciiLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c; }
+
+}  // namespace
+
 bool equalsIgnoreCase(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
+           return x == y || asciiLower(x) == asciiLower(y);
          });
 }
 

@@ -117,6 +117,15 @@ class DedupStore {
   // in flight with `token` → absent.
   virtual void release(const StoreKey& key, LeaseToken token, ReleaseCallback done) = 0;
 
+  // A committed key's stored answer when the store can give it at once from
+  // durable state, without waiting (nothing blocks); nullopt: ask begin(),
+  // which always decides. An exception to "never inside the call", for
+  // replays on the worker's own thread. Default: never.
+  virtual std::optional<BeginResult> replayNow(const BeginRequest& request) {
+    (void)request;
+    return std::nullopt;
+  }
+
   // For the admin key API, off the delivery path. A store that cannot do
   // these answers InvalidArgument at once (inside the call).
   virtual void inspect(const StoreKey& key, InspectCallback done) {

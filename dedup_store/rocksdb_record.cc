@@ -102,6 +102,10 @@ BeginDecision grant(const BeginRequest& request, uint32_t attempt, const Now& no
 
 }  // namespace
 
+bool payloadDiffers(const Fingerprint& request, const Fingerprint& stored) {
+  return fingerprinted(request) && fingerprinted(stored) && request != stored;
+}
+
 std::string encodeRecord(const LeaseRecord& record) {
   std::string out;
   out.reserve(kLeaseSize);
@@ -232,8 +236,7 @@ BeginDecision decideBegin(const BeginRequest& request, const LeaseEntry* lease,
   if (committed.expires_at_ms <= now.wall_ms) return grant(request, 1, now, tokens);
 
   BeginDecision decision;
-  if (fingerprinted(request.fingerprint) && fingerprinted(committed.fingerprint) &&
-      request.fingerprint != committed.fingerprint) {
+  if (payloadDiffers(request.fingerprint, committed.fingerprint)) {
     decision.result.outcome = BeginResult::Outcome::kMismatch;
     return decision;
   }

@@ -55,6 +55,9 @@ std::string encodeRecord(const StoredRecord& record);
 // Corruption (never a crash) when `value` is not exactly one valid record.
 StatusOr<StoredRecord> decodeRecord(std::string_view value);
 
+// Both payloads were fingerprinted, and differently: a Mismatch.
+bool payloadDiffers(const Fingerprint& request, const Fingerprint& stored);
+
 // Lease records carry the attempt count for crash recovery, so they are kept
 // much longer than any lease; past this horizon one can only be garbage.
 inline constexpr std::chrono::milliseconds kLeaseRecordHorizon = std::chrono::hours(24 * 7);

@@ -4,8 +4,11 @@
 #include <rocksdb/compaction_filter.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/memtablerep.h>
 #include <rocksdb/options.h>
+#include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
+#include <rocksdb/write_buffer_manager.h>
 
 #include <atomic>
 #include <chrono>
@@ -17,6 +20,7 @@
 #include <system_error>
 #include <thread>
 
+#include "dedup_store/durable_view.h"
 #include "dedup_store/rocksdb_record.h"
 #include "dedup_store/rocksdb_writer.h"
 #include "dedup_store/store_ops.h"
@@ -56,7 +60,26 @@ rocksdb::Options makeOptions(const RocksDbOptions& store_options,
   rocksdb::Options options;
   options.create_if_missing = true;
   options.max_background_jobs = 2;
-  options.write_buffer_size = 16 << 20;
+  // Small memtables (see the write buffer manager below): memory stays small,
+  // and a restart replays little WAL before it is ready.
+  options.write_buffer_size = 2 << 20;
+  options.max_write_buffer_number = 2;
+  // Keys are random digests, so with leveled compaction every small level-0
+  // file overlapped all of level 1, which was rewritten again and again (half
+  // the CPU of a new-key load). Universal compaction merges sorted runs of
+  // similar size instead; up to 8 of them are checked per lookup, each
+  // through its bloom filter.
+  options.compaction_style = rocksdb::kCompactionStyleUniversal;
+  options.level0_file_num_compaction_trigger = 8;
+  // Keys are fixed-size digests looked up one by one, never scanned: a hash
+  // table memtable (the whole key is the "prefix") makes the store thread's
+  // inserts and lookups O(1) instead of a skip-list walk, and a memtable
+  // bloom filter answers most lookups of new keys without touching it.
+  options.prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(StoreKey::kSize));
+  options.memtable_factory.reset(rocksdb::NewHashLinkListRepFactory(size_t{1} << 16));
+  options.allow_concurrent_memtable_write = false;  // one writer thread anyway
+  options.memtable_prefix_bloom_size_ratio = 0.02;
+  options.memtable_whole_key_filtering = true;
   options.keep_log_file_num = 3;
   options.max_log_file_size = 4 << 20;
   options.compaction_filter = filter;
@@ -64,11 +87,26 @@ rocksdb::Options makeOptions(const RocksDbOptions& store_options,
   options.periodic_compaction_seconds = uint64_t{24} * 60 * 60;
 
   rocksdb::BlockBasedTableOptions table;
-  table.block_cache = rocksdb::NewLRUCache(static_cast<size_t>(store_options.block_cache_bytes));
+  // Few shards: a cache block must fit in one shard, or it is dropped as
+  // soon as it is used (with the default 16 shards of an 8 MiB cache, a big
+  // file's filter was read from disk again for every lookup).
+  table.block_cache = rocksdb::NewLRUCache(static_cast<size_t>(store_options.block_cache_bytes),
+                                           /*num_shard_bits=*/2);
   table.cache_index_and_filter_blocks = true;
+  table.cache_index_and_filter_blocks_with_high_priority = true;
   table.pin_l0_filter_and_index_blocks_in_cache = true;
+  // Filters and indexes in 4 KiB partitions, so memory for them stays within
+  // the cache however many keys there are, and only the parts in use stay.
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  table.partition_filters = true;
+  table.index_type = rocksdb::BlockBasedTableOptions::kTwoLevelIndexSearch;
+  table.metadata_block_size = 4096;
+  table.pin_top_level_index_and_filter = true;
   table.data_block_index_type = rocksdb::BlockBasedTableOptions::kDataBlockBinaryAndHash;
+  // Memtables are charged to the block cache: RocksDB's memory is the cache's
+  // capacity, whatever the traffic, and at most a quarter of it is memtables.
+  options.write_buffer_manager = std::make_shared<rocksdb::WriteBufferManager>(
+      static_cast<size_t>(store_options.block_cache_bytes / 4), table.block_cache);
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   return options;
 }
@@ -76,9 +114,13 @@ rocksdb::Options makeOptions(const RocksDbOptions& store_options,
 // A worker's handle: queues operations for the store thread.
 class RocksDbDedupStore final : public DedupStore {
  public:
-  RocksDbDedupStore(OpQueue& queue, EventLoop& loop)
-      : queue_(queue), channel_(std::make_shared<LoopChannel>(loop)) {}
+  RocksDbDedupStore(OpQueue& queue, const DurableView& durable, EventLoop& loop)
+      : queue_(queue), durable_(durable), channel_(std::make_shared<LoopChannel>(loop)) {}
   ~RocksDbDedupStore() override { channel_->detach(); }
+
+  std::optional<BeginResult> replayNow(const BeginRequest& request) override {
+    return durable_.committed(request);
+  }
 
   void begin(const BeginRequest& request, BeginCallback done) override {
     queue_.push(StoreOp{channel_, BeginOp{request, std::move(done)}});
@@ -110,6 +152,7 @@ class RocksDbDedupStore final : public DedupStore {
 
  private:
   OpQueue& queue_;
+  const DurableView& durable_;
   LoopChannelPtr channel_;
 };
 
@@ -119,15 +162,20 @@ class RocksDbBackend final : public StoreBackend {
                  std::function<int64_t()> now_ms)
       : filter_(std::move(filter)),
         db_(std::move(db)),
-        writer_(*db_, std::move(now_ms), counters_),
-        writer_thread_([this] { runWriter(); }) {}
+        durable_(*db_, now_ms),
+        writer_(*db_, now_ms, counters_, durable_),
+        writer_thread_([this] { runWriter(); }) {
+    // What Open() recovered is durable: recovered WAL data was flushed to
+    // synced table files before Open() returned.
+    durable_.publish(db_->GetSnapshot());
+  }
 
   ~RocksDbBackend() override { close(); }
 
   std::string_view name() const override { return "rocksdb"; }
 
   DedupStorePtr attach(EventLoop& loop) override {
-    return std::make_unique<RocksDbDedupStore>(queue_, loop);
+    return std::make_unique<RocksDbDedupStore>(queue_, durable_, loop);
   }
 
   bool healthy() const override { return open_.load() && counters_.last_write_ok.load(); }
@@ -151,6 +199,8 @@ class RocksDbBackend final : public StoreBackend {
     open_.store(false);
     queue_.close();
     writer_thread_.join();  // after it has finished everything queued
+    writer_.stop();         // and everything waiting for a sync
+    durable_.close();
 
     std::unique_lock<std::shared_mutex> lock(db_mutex_);
     // Lease records were written without sync; make them survive a power
@@ -189,6 +239,7 @@ class RocksDbBackend final : public StoreBackend {
   std::unique_ptr<rocksdb::DB> db_;
   WriterCounters counters_;
   OpQueue queue_;
+  DurableView durable_;
   RocksDbWriter writer_;  // used by writer_thread_ only
   std::atomic<bool> open_{true};
 

@@ -28,7 +28,8 @@ namespace dedup {
 struct RocksDbOptions {
   // Database directory; created (with its parents) if missing.
   std::string path;
-  // LRU block cache, also holding index and filter blocks. Default 8 MiB.
+  // LRU block cache, also holding index and filter blocks, and charged for
+  // the memtables (a quarter of it at most): RocksDB's memory. Default 8 MiB.
   uint64_t block_cache_bytes = uint64_t{8} << 20;
   // Wall clock in ms since the Unix epoch, for TTLs (records and compaction
   // filter; called from several threads). Default: std::chrono::system_clock.

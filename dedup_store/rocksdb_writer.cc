@@ -29,9 +29,10 @@ size_t StoreKeyHash::operator()(const StoreKey& key) const {
 }
 
 // Pending writes of one batch, by key: what later ops of the batch see in
-// front of the database, and the two WriteBatches that will make it real. A
-// key once written in the synced group stays there, so the two writes never
-// apply one key's changes out of order.
+// front of the database, and the one WriteBatch (one WAL write) that will
+// make it real. The group says when an op that saw a key's pending write may
+// report: after the write (leases) or after the sync that follows it
+// (commits); a key once in the synced group stays there.
 class RocksDbWriter::Batch {
  public:
   struct Pending {
@@ -51,62 +52,87 @@ class RocksDbWriter::Batch {
   Group put(const StoreKey& key, StoredRecord record, Group at_least) {
     Pending& p = pending_[key];
     p.group = std::max(p.group, at_least);
-    writes(p.group).Put(toSlice(key.bytes()), encodeRecord(record));
+    writes_.Put(toSlice(key.bytes()), encodeRecord(record));
     p.record = std::move(record);
     return p.group;
   }
   Group erase(const StoreKey& key, Group at_least) {
     Pending& p = pending_[key];
     p.group = std::max(p.group, at_least);
-    writes(p.group).Delete(toSlice(key.bytes()));
+    writes_.Delete(toSlice(key.bytes()));
     p.record.reset();
     return p.group;
   }
 
-  rocksdb::WriteBatch& writes(Group group) {
-    return group == Group::kCommits ? synced_ : unsynced_;
-  }
+  rocksdb::WriteBatch& writes() { return writes_; }
   template <typename Fn>
   void forEachKeyIn(Group group, Fn fn) const {
     for (const auto& [key, pending] : pending_) {
       if (pending.group == group) fn(key);
     }
   }
+  template <typename Fn>
+  void forEachKey(Fn fn) const {
+    for (const auto& entry : pending_) fn(entry.first);
+  }
 
   uint64_t commits = 0;  // commits in the synced group
 
  private:
   std::unordered_map<StoreKey, Pending, StoreKeyHash> pending_;
-  rocksdb::WriteBatch unsynced_;
-  rocksdb::WriteBatch synced_;
+  rocksdb::WriteBatch writes_;
 };
 
 struct RocksDbWriter::Decided {
-  StoreOp* op;
+  StoreOp* op;  // null once completed or failed
   OpResult result;
   Group depends;
+  // Read a write of an earlier batch that is not synced yet: reported only
+  // after a sync, whatever it depends on in this batch.
+  bool waits_sync = false;
 };
 
 RocksDbWriter::RocksDbWriter(rocksdb::DB& db, std::function<int64_t()> now_ms,
-                             WriterCounters& counters)
+                             WriterCounters& counters, DurableView& durable)
     : db_(db),
       now_ms_(std::move(now_ms)),
       counters_(counters),
-      last_sweep_(std::chrono::steady_clock::now()) {}
+      last_sweep_(std::chrono::steady_clock::now()),
+      syncer_(db, counters, durable) {}
 
 void RocksDbWriter::process(std::vector<StoreOp>& ops) {
   const Now now{now_ms_(), std::chrono::steady_clock::now()};
   Batch batch;
   std::vector<Decided> decided;
   decided.reserve(ops.size());
-  for (StoreOp& op : ops) decided.push_back(evaluate(op, now, batch));
+  if (!unsynced_.empty()) {
+    const uint64_t synced = syncer_.syncedEpoch();
+    std::erase_if(unsynced_, [synced](const auto& entry) { return entry.second <= synced; });
+  }
+  for (StoreOp& op : ops) {
+    decided.push_back(evaluate(op, now, batch));
+    // It saw a write of an earlier batch that is not durable yet: the sync
+    // this batch asks for covers that write too.
+    decided.back().waits_sync = !unsynced_.empty() && unsynced_.count(op.key()) != 0;
+  }
 
   for (Decided& d : decided) {
-    if (d.depends == Group::kNone) d.op->complete(std::move(d.result));
+    if (d.depends == Group::kNone && !d.waits_sync) complete(d);
   }
-  // Begins wait only for the unsynced write, never for other keys' fsync.
-  writeAndComplete(batch, Group::kLeases, decided);
-  writeAndComplete(batch, Group::kCommits, decided);
+  // One WAL write for lease and commit records, never synced here: begins
+  // report after it, never waiting for other keys' fsync; commits (and what
+  // read them) wait for the syncer.
+  const Status written = write(batch);
+  for (Decided& d : decided) {
+    if (d.op == nullptr) continue;
+    if (!written.ok()) {
+      d.op->fail(written);
+      d.op = nullptr;
+    } else if (d.depends == Group::kLeases && !d.waits_sync) {
+      complete(d);
+    }
+  }
+  if (written.ok()) handToSyncer(batch, decided);
   dropAbandonedLeases(now.steady);
 }
 
@@ -248,33 +274,35 @@ StatusOr<std::optional<StoredRecord>> RocksDbWriter::read(const StoreKey& key) {
   return std::optional<StoredRecord>(std::move(*record));
 }
 
-void RocksDbWriter::writeAndComplete(Batch& batch, Group group, std::vector<Decided>& decided) {
-  rocksdb::WriteBatch& writes = batch.writes(group);
-  Status status;
-  if (writes.Count() > 0) {
-    rocksdb::WriteOptions options;
-    options.sync = group == Group::kCommits;
-    const rocksdb::Status s = db_.Write(options, &writes);
-    counters_.last_write_ok.store(s.ok());
-    if (s.ok()) {
-      if (options.sync) {
-        counters_.syncs.fetch_add(1);
-        counters_.commits.fetch_add(batch.commits);
-      }
-    } else {
-      status = Status::IOError("rocksdb write: " + s.ToString());
-      LOG_ERROR("dedup store write failed", {"error", s.ToString()});
-      batch.forEachKeyIn(group, [this](const StoreKey& key) { leases_.erase(key); });
-    }
-  }
+void RocksDbWriter::complete(Decided& decided) {
+  decided.op->complete(std::move(decided.result));
+  decided.op = nullptr;
+}
+
+Status RocksDbWriter::write(Batch& batch) {
+  rocksdb::WriteBatch& writes = batch.writes();
+  if (writes.Count() == 0) return Status::OK();
+  const rocksdb::Status s = db_.Write(rocksdb::WriteOptions(), &writes);
+  counters_.last_write_ok.store(s.ok());
+  if (s.ok()) return Status::OK();
+  LOG_ERROR("dedup store write failed", {"error", s.ToString()});
+  batch.forEachKey([this](const StoreKey& key) { leases_.erase(key); });
+  return Status::IOError("rocksdb write: " + s.ToString());
+}
+
+void RocksDbWriter::handToSyncer(Batch& batch, std::vector<Decided>& decided) {
+  // Whatever is left waits for a sync.
+  SyncTicket ticket;
   for (Decided& d : decided) {
-    if (d.depends != group) continue;
-    if (status.ok()) {
-      d.op->complete(std::move(d.result));
-    } else {
-      d.op->fail(status);
-    }
+    if (d.op == nullptr) continue;
+    ticket.results.emplace_back(std::move(*d.op), std::move(d.result));
+    d.op = nullptr;
   }
+  if (ticket.results.empty()) return;
+  ticket.epoch = ++next_epoch_;
+  ticket.commits = batch.commits;
+  batch.forEachKeyIn(Group::kCommits, [&](const StoreKey& key) { unsynced_[key] = ticket.epoch; });
+  syncer_.submit(std::move(ticket));
 }
 
 void RocksDbWriter::dropAbandonedLeases(std::chrono::steady_clock::time_point now) {

@@ -5,12 +5,15 @@
 // Per batch:
 //  - ops are decided in order, each seeing the effects of the ones before it
 //    (a per-batch view of pending writes sits in front of the database);
-//  - lease grants and releases go into one WriteBatch written without sync
-//    (they survive a process crash through the WAL); commits go into one
-//    WriteBatch written with sync (one fsync for all of them: group commit);
+//  - lease grants, releases and commits go into one WriteBatch written
+//    without sync (one WAL write; leases survive a process crash through the
+//    WAL); the results of commits wait for the WalSyncer: one fsync for all
+//    the commits of this and any other batch written meanwhile (group
+//    commit), off this thread (wal_syncer.h);
 //  - results that needed no write are posted at once, begins that depend on
 //    lease writes after the unsynced write, commits (and anything that read
-//    them) after the synced one;
+//    them, in this batch or a later one, before they were synced) once the
+//    WAL is synced;
 //  - a failed write fails every op that depends on it with IOError and drops
 //    the in-memory leases of the keys it touched, so memory never claims more
 //    than the database holds (a dropped lease is found on disk by the next
@@ -29,6 +32,7 @@
 
 #include "dedup_store/rocksdb_record.h"
 #include "dedup_store/store_ops.h"
+#include "dedup_store/wal_syncer.h"
 
 namespace rocksdb {
 class DB;
@@ -48,10 +52,15 @@ struct StoreKeyHash {
 
 class RocksDbWriter {
  public:
-  RocksDbWriter(rocksdb::DB& db, std::function<int64_t()> now_ms, WriterCounters& counters);
+  RocksDbWriter(rocksdb::DB& db, std::function<int64_t()> now_ms, WriterCounters& counters,
+                DurableView& durable);
 
-  // Decides, writes and completes every op of `batch`.
+  // Decides, writes and completes every op of `batch` (those waiting for a
+  // sync complete later, on the syncer's thread).
   void process(std::vector<StoreOp>& batch);
+  // Completes everything still waiting for a sync; call once no more
+  // process() calls will come.
+  void stop() { syncer_.stop(); }
 
  private:
   // Which write an op's result waits for; a later group is written later.
@@ -68,7 +77,11 @@ class RocksDbWriter {
   // What the batch or the database holds for a key (batch first).
   StatusOr<std::optional<StoredRecord>> lookup(const StoreKey& key, Batch& batch);
   StatusOr<std::optional<StoredRecord>> read(const StoreKey& key);
-  void writeAndComplete(Batch& batch, Group group, std::vector<Decided>& decided);
+  void complete(Decided& decided);
+  // Writes the batch without sync; on failure drops the leases it touched.
+  Status write(Batch& batch);
+  // Queues what is left of `decided` to be completed after the next sync.
+  void handToSyncer(Batch& batch, std::vector<Decided>& decided);
   void dropAbandonedLeases(std::chrono::steady_clock::time_point now);
 
   rocksdb::DB& db_;
@@ -77,6 +90,11 @@ class RocksDbWriter {
   TokenSource tokens_;
   std::unordered_map<StoreKey, LeaseEntry, StoreKeyHash> leases_;
   std::chrono::steady_clock::time_point last_sweep_;
+  // Keys whose latest write waits for the sync of this ticket epoch: what a
+  // later batch reads of them must not be reported before that sync.
+  std::unordered_map<StoreKey, uint64_t, StoreKeyHash> unsynced_;
+  uint64_t next_epoch_ = 0;
+  WalSyncer syncer_;  // last: its thread may complete ops until stop()
 };
 
 }  // namespace dedup

@@ -88,16 +88,23 @@ void StoreOp::fail(const Status& status) {
 }
 
 void OpQueue::push(StoreOp op) {
+  bool closed;
+  bool was_empty = false;
   {
     std::lock_guard<std::mutex> lock(ops_mutex_);
-    if (!closed_) {
+    closed = closed_;
+    if (!closed) {
+      was_empty = ops_.empty();
       ops_.push_back(std::move(op));
-      // The store thread only waits on an empty queue.
-      if (ops_.size() == 1) ops_ready_.notify_one();
-      return;
     }
   }
-  op.fail(Status::Unavailable("store closed"));
+  if (closed) {
+    op.fail(Status::Unavailable("store closed"));
+  } else if (was_empty) {
+    // The store thread only waits on an empty queue. Notified after the
+    // unlock, so it does not wake only to block on the mutex still held here.
+    ops_ready_.notify_one();
+  }
 }
 
 std::vector<StoreOp> OpQueue::takeBatch(size_t max_ops) {

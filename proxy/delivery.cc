@@ -91,6 +91,12 @@ void Delivery::start() {
   if (route_.profile.fingerprint) begin.fingerprint = sha256(request_.body);
   begin.lease = route_.lease;
   const Clock::time_point started = Clock::now();
+  // A durable commit is replayed on this thread, without a store round trip.
+  if (std::optional<BeginResult> replay = context_.store.replayNow(begin)) {
+    context_.store_metrics.observe(StoreOp::kBegin, secondsSince(started));
+    onBegin(std::move(*replay));
+    return;
+  }
   context_.store.begin(begin, [self = shared_from_this(), started](StatusOr<BeginResult> result) {
     self->context_.store_metrics.observe(StoreOp::kBegin, secondsSince(started));
     self->onBegin(std::move(result));

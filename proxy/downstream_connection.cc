@@ -10,6 +10,7 @@
 #include "proxy/delivery.h"
 #include "proxy/http1/message_writer.h"
 #include "proxy/local_response.h"
+#include "proxy/socket_write.h"
 #include "proxy/worker.h"
 
 namespace dedup {
@@ -66,7 +67,7 @@ void DownstreamConnection::readRequests() {
         decoder_.decode(std::string_view(static_cast<const char*>(chunk.iov_base), chunk.iov_len));
     evbuffer_drain(input, consumed);
     if (decoder_.expectsContinue()) {
-      bufferevent_write(bev_, kContinue.data(), kContinue.size());
+      writeNowOrQueue(bev_, kContinue);
       decoder_.continueSent();
     }
     switch (decoder_.state()) {
@@ -143,7 +144,7 @@ void DownstreamConnection::writeReadyResponses() {
     reading_stopped_ = true;
   }
   if (!write_buffer_.empty()) {
-    bufferevent_write(bev_, write_buffer_.data(), write_buffer_.size());
+    writeNowOrQueue(bev_, write_buffer_);
     write_buffer_.clear();
   }
   if (close_after_write_ || (reading_stopped_ && slots_.empty())) {

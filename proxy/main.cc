@@ -1,5 +1,8 @@
 // dedup-proxy: makes at-least-once deliveries look exactly-once to the app.
+#include <malloc.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -11,6 +14,11 @@
 extern char** environ;
 
 int main(int argc, char** argv) {
+  // A fixed mmap threshold (glibc otherwise raises it after each large free):
+  // RocksDB's large buffers (memtable arena blocks, table building) then go
+  // back to the system when freed instead of staying in malloc's arenas.
+  // Unless the operator chose one (MALLOC_MMAP_THRESHOLD_).
+  if (std::getenv("MALLOC_MMAP_THRESHOLD_") == nullptr) mallopt(M_MMAP_THRESHOLD, 128 * 1024);
   std::vector<std::string> args(argv, argv + argc);
   std::vector<std::string> environment;
   for (char** entry = environ; *entry != nullptr; ++entry) environment.emplace_back(*entry);

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "proxy/http1/message_writer.h"
+#include "proxy/socket_write.h"
 
 namespace dedup {
 
@@ -42,10 +43,14 @@ void UpstreamConnection::start(const Request& request, std::chrono::milliseconds
   head_request_ = request.method == "HEAD";
   if (head_request_) decoder_.expectNoBody();
   if (state_ == State::kIdle) state_ = State::kBusy;
-  std::string bytes;
-  bytes.reserve(256 + request.body.size());
+  std::string& bytes = request_bytes_;
+  bytes.clear();
   http1::writeRequest(request, bytes);
-  bufferevent_write(bev_, bytes.data(), bytes.size());
+  if (state_ == State::kConnecting) {
+    bufferevent_write(bev_, bytes.data(), bytes.size());  // goes out once connected
+  } else {
+    writeNowOrQueue(bev_, bytes);
+  }
   timeout_->arm(timeout);
 }
 

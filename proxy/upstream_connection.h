@@ -43,6 +43,7 @@ class UpstreamConnection {
   const UpstreamOptions& options_;
   bufferevent* bev_ = nullptr;
   State state_ = State::kConnecting;
+  std::string request_bytes_;  // reused: no allocation per request once warm
   http1::ResponseDecoder decoder_;
   UpstreamCallback done_;
   TimerPtr timeout_;

@@ -5,6 +5,9 @@ Subcommands:
   freeport                      print a free 127.0.0.1 TCP port
   cputicks PID...               utime+stime (clock ticks) summed over PIDs
   hwm PID...                    VmHWM (kB) summed over PIDs
+  rss PID...                    VmRSS (kB) summed over PIDs
+  extra RAW K=V...              record run-wide figures (start-up, memory)
+  waitready URL T0              poll URL until 200; print seconds since T0
   record ...                    append one run (JSON line) to a raw file
   report RAW OUTDIR             write results.md / results.csv (+ chart data)
 """
@@ -93,6 +96,7 @@ def record(a):
     rec["wrk"] = wrk
     rec["cpu_s"] = (a.cpu_after - a.cpu_before) / os.sysconf("SC_CLK_TCK") if a.cpu_after >= 0 else None
     rec["app_cpu_s"] = (a.app_cpu_after - a.app_cpu_before) / os.sysconf("SC_CLK_TCK")
+    rec["store_cpu_s"] = (a.store_cpu_after - a.store_cpu_before) / os.sysconf("SC_CLK_TCK")
     rec["hwm_kb"] = a.hwm
     mb, ma = read_metrics(a.metrics_before), read_metrics(a.metrics_after)
     if ma:
@@ -117,19 +121,26 @@ def fmt(v, spec="{:.0f}", na="n/a"):
     return na if v is None else spec.format(v)
 
 
-def report(raw, outdir):
+PATHS = ("direct", "nginx", "dedup-rocksdb", "dedup-redis")
+DEDUP_PATHS = ("dedup-rocksdb", "dedup-redis")
+PROXY_PATHS = ("nginx",) + DEDUP_PATHS
+
+
+def load_rows(raw):
     recs = []
     with open(raw) as f:
         for line in f:
             line = line.strip()
             if line:
                 recs.append(json.loads(line))
-    os.makedirs(outdir, exist_ok=True)
-    rows = []
+    rows, extras = [], {}
     for r in recs:
+        if r.get("kind") == "extra":
+            extras.update(r["values"])
+            continue
         w = r.get("wrk") or {}
         req = w.get("requests")
-        row = {
+        rows.append({
             "path": r["path"], "workload": r["workload"], "conns": r["conns"],
             "rps": w.get("rps"), "p50_ms": w.get("p50_us", 0) / 1000 if w else None,
             "p99_ms": w.get("p99_us", 0) / 1000 if w else None,
@@ -139,15 +150,29 @@ def report(raw, outdir):
                        + w.get("write_err", 0) + w.get("timeouts", 0)) if w else None,
             "proxy_cpu_s_per_10k": (r["cpu_s"] / req * 1e4) if (req and r.get("cpu_s") is not None
                                                                  and r["path"] != "direct") else None,
-            "app_cpu_s_per_10k": (r["app_cpu_s"] / req * 1e4) if req else None,
+            "app_cpu_s_per_10k": (r["app_cpu_s"] / req * 1e4) if (req and "app_cpu_s" in r) else None,
+            "store_cpu_s_per_10k": (r["store_cpu_s"] / req * 1e4) if (req and r.get("store_cpu_s")) else None,
             "proxy_peak_rss_mib": (r["hwm_kb"] / 1024) if (r.get("hwm_kb") and r["path"] != "direct") else None,
             "forwarded": r.get("forwarded"), "replayed": r.get("replayed"),
             "in_flight_409": r.get("in_flight"),
             "commits": r.get("commits"), "syncs": r.get("syncs"),
             "strace_syncs": r.get("strace_syncs"),
             "skipped": r.get("skipped", ""),
-        }
-        rows.append(row)
+        })
+    return rows, extras
+
+
+def ratio(a, b):
+    return a / b if (a is not None and b) else None
+
+
+def minus(a, b):
+    return a - b if (a is not None and b is not None) else None
+
+
+def report(raw, outdir):
+    rows, extras = load_rows(raw)
+    os.makedirs(outdir, exist_ok=True)
     fields = list(rows[0].keys()) if rows else []
     with open(os.path.join(outdir, "results.csv"), "w", newline="") as f:
         wr = csv.DictWriter(f, fieldnames=fields)
@@ -155,67 +180,195 @@ def report(raw, outdir):
         for row in rows:
             wr.writerow({k: ("" if v is None else (round(v, 4) if isinstance(v, float) else v))
                          for k, v in row.items()})
+        for k, v in sorted(extras.items()):
+            f.write(f"# {k},{v}\n")
 
-    md = []
-    md.append("| path | workload | conns | req/s | p50 ms | p99 ms | p99.9 ms | errors | proxy CPU s/10k | app CPU s/10k | proxy peak RSS MiB | fwd/replayed/409 |")
-    md.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
-    for x in rows:
-        if x["skipped"]:
-            md.append(f"| {x['path']} | {x['workload']} | {x['conns']} | skipped: {x['skipped']} |||||||||")
-            continue
-        dd = "" if x["forwarded"] is None else f"{fmt(x['forwarded'])}/{fmt(x['replayed'])}/{fmt(x['in_flight_409'])}"
-        md.append("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
-            x["path"], x["workload"], x["conns"], fmt(x["rps"]), fmt(x["p50_ms"], "{:.3f}"),
-            fmt(x["p99_ms"], "{:.3f}"), fmt(x["p999_ms"], "{:.3f}"), fmt(x["errors"]),
-            fmt(x["proxy_cpu_s_per_10k"], "{:.3f}", "-"), fmt(x["app_cpu_s_per_10k"], "{:.3f}"),
-            fmt(x["proxy_peak_rss_mib"], "{:.1f}", "-"), dd or "-"))
-
-    # Ratios per (workload, conns).
     idx = {(x["path"], x["workload"], x["conns"]): x for x in rows if not x["skipped"]}
-    md.append("")
-    md.append("| workload | conns | dedup ÷ nginx req/s | dedup p99 added over direct (ms) | nginx p99 added over direct (ms) | dedup CPU ÷ nginx CPU per req |")
-    md.append("|---|---:|---:|---:|---:|---:|")
-    seen = []
+    keys = []
     for x in rows:
         k = (x["workload"], x["conns"])
-        if x["skipped"] or k in seen:
-            continue
-        seen.append(k)
-        d, n, dp = idx.get(("direct",) + k), idx.get(("nginx",) + k), idx.get(("dedup-rocksdb",) + k)
-        ratio = dp["rps"] / n["rps"] if (dp and n and dp["rps"] and n["rps"]) else None
-        add_d = dp["p99_ms"] - d["p99_ms"] if (dp and d and dp["p99_ms"] is not None) else None
-        add_n = n["p99_ms"] - d["p99_ms"] if (n and d and n["p99_ms"] is not None) else None
-        cpu = (dp["proxy_cpu_s_per_10k"] / n["proxy_cpu_s_per_10k"]
-               if (dp and n and dp["proxy_cpu_s_per_10k"] and n["proxy_cpu_s_per_10k"]) else None)
-        md.append(f"| {k[0]} | {k[1]} | {fmt(ratio, '{:.2f}')} | {fmt(add_d, '{:+.3f}')} | {fmt(add_n, '{:+.3f}')} | {fmt(cpu, '{:.2f}')} |")
+        if not x["skipped"] and k not in keys:
+            keys.append(k)
+    paths = [p for p in PATHS if any(x["path"] == p for x in rows)]
 
-    # fsyncs per commit (dedup, new-key 32 conns).
-    md.append("")
-    fs = "n/a"
+    md = []
+    if extras.get("conditions"):
+        md.append(f"Conditions: {extras['conditions']}")
+        md.append("")
+    # Side by side: req/s and p50/p99/p99.9 of every path per workload.
+    md.append("| workload | conns | " + " | ".join(f"{p} req/s" for p in paths) + " | "
+              + " | ".join(f"{p} p50/p99/p99.9 ms" for p in paths) + " |")
+    md.append("|---|---:|" + "---:|" * (2 * len(paths)))
+    for k in keys:
+        cells = [fmt(idx.get((p,) + k, {}).get("rps")) for p in paths]
+        lat = []
+        for p in paths:
+            x = idx.get((p,) + k)
+            lat.append("n/a" if not x else "{}/{}/{}".format(
+                fmt(x["p50_ms"], "{:.3f}"), fmt(x["p99_ms"], "{:.2f}"), fmt(x["p999_ms"], "{:.2f}")))
+        md.append(f"| {k[0]} | {k[1]} | " + " | ".join(cells) + " | " + " | ".join(lat) + " |")
     for x in rows:
-        if x["path"] == "dedup-rocksdb" and x["workload"] == "newkey" and x["conns"] == 32:
-            if x["syncs"] is not None and x["commits"]:
-                fs = f"{x['syncs'] / x['commits']:.3f} ({fmt(x['syncs'])} syncs / {fmt(x['commits'])} commits, from /metrics)"
-            elif x["strace_syncs"] is not None and x["forwarded"]:
-                fs = f"{x['strace_syncs'] / x['forwarded']:.3f} ({x['strace_syncs']} fsync+fdatasync / {fmt(x['forwarded'])} forwarded, from strace)"
-    md.append(f"fsyncs per commit (dedup-rocksdb, newkey, 32 conns): {fs}")
+        if x["skipped"]:
+            md.append(f"\n{x['path']}: skipped ({x['skipped']})")
+
+    # Ratios and costs per proxy.
+    md.append("")
+    md.append("| workload | conns | rocksdb ÷ nginx req/s | redis ÷ nginx req/s | p99 added over direct ms (nginx / rocksdb / redis) | p50 added over direct ms (nginx / rocksdb / redis) | CPU s per 10k req (nginx / rocksdb / redis) | errors (rocksdb / redis) |")
+    md.append("|---|---:|---:|---:|---|---|---|---|")
+    for k in keys:
+        d = idx.get(("direct",) + k)
+        n = idx.get(("nginx",) + k)
+        got = {p: idx.get((p,) + k) for p in PROXY_PATHS}
+        rr = {p: ratio(got[p]["rps"], n["rps"]) if (got[p] and n) else None for p in DEDUP_PATHS}
+        add99 = [minus(got[p]["p99_ms"], d["p99_ms"]) if (got[p] and d) else None for p in PROXY_PATHS]
+        add50 = [minus(got[p]["p50_ms"], d["p50_ms"]) if (got[p] and d) else None for p in PROXY_PATHS]
+        cpu = [got[p]["proxy_cpu_s_per_10k"] if got[p] else None for p in PROXY_PATHS]
+        redis_cpu = got["dedup-redis"]["store_cpu_s_per_10k"] if got["dedup-redis"] else None
+        err = [fmt(got[p]["errors"]) if got[p] else "n/a" for p in DEDUP_PATHS]
+        md.append(f"| {k[0]} | {k[1]} | {fmt(rr['dedup-rocksdb'], '{:.2f}')} | {fmt(rr['dedup-redis'], '{:.2f}')} | "
+                  + " / ".join(fmt(v, "{:+.3f}") for v in add99) + " | "
+                  + " / ".join(fmt(v, "{:+.3f}") for v in add50) + " | "
+                  + " / ".join(fmt(v, "{:.3f}") for v in cpu)
+                  + (f" (+{redis_cpu:.3f} redis-server)" if redis_cpu else "") + " | " + " / ".join(err) + " |")
+
+    # Memory, durability, start-up.
+    md.append("")
+    for p in PROXY_PATHS:
+        peaks = [x["proxy_peak_rss_mib"] for x in rows if x["path"] == p and x["proxy_peak_rss_mib"]]
+        if peaks:
+            md.append(f"- peak RSS (VmHWM) {p}: {max(peaks):.1f} MiB")
+    for p in DEDUP_PATHS:
+        x = idx.get((p, "newkey", 32))
+        if not x:
+            continue
+        if p == "dedup-redis":
+            md.append(f"- fsyncs per commit, {p}: made by redis-server, not the proxy (appendfsync "
+                      f"{extras.get('redis_appendfsync', 'always')}: at most one fsync per event-loop pass)")
+        elif x["syncs"] is not None and x["commits"]:
+            md.append(f"- fsyncs per commit, {p}, newkey, 32 conns: {x['syncs'] / x['commits']:.3f} "
+                      f"({fmt(x['syncs'])} syncs / {fmt(x['commits'])} commits, from /metrics)")
+        elif x["strace_syncs"] is not None and x["forwarded"]:
+            md.append(f"- fsyncs per commit, {p}, newkey, 32 conns: {x['strace_syncs'] / x['forwarded']:.3f} (strace)")
+    for name, label, unit in (("ready_keys", "keys on disk for the start-up step", ""),
+                              ("ready_s", "time to /readyz 200 with those keys", " s"),
+                              ("ready_empty_s", "time to /readyz 200, empty store", " s"),
+                              ("rss0_empty_mib", "RSS when ready, empty store", " MiB"),
+                              ("rss0_loaded_mib", "RSS when ready, keys on disk", " MiB"),
+                              ("resident_mib_per_million", "RocksDB resident per million keys (when ready)", " MiB"),
+                              ("rss_empty_mib", "RSS after 2 s of new keys, empty store", " MiB"),
+                              ("rss_loaded_mib", "RSS after 2 s of new keys, keys on disk", " MiB"),
+                              ("resident_traffic_mib_per_million",
+                               "difference per million keys after that traffic (block cache filling toward its cap)", " MiB"),
+                              ("db_disk_mib", "database size on disk", " MiB"),
+                              ("load_s", "loading the keys (store API, group commit)", " s")):
+        if name in extras:
+            v = extras[name]
+            md.append(f"- {label}: {v:.3f}{unit}" if isinstance(v, float) else f"- {label}: {v}{unit}")
+
+    # Targets (issue 6).
+    def row(p, wl, c):
+        return idx.get((p, wl, c))
+
+    def rps_ratio(p, wl, c):
+        x, n = row(p, wl, c), row("nginx", wl, c)
+        return ratio(x["rps"], n["rps"]) if (x and n) else None
+
+    checks = []
+    checks.append(("new keys, RocksDB, 32 conns ≥ 0.8× nginx", rps_ratio("dedup-rocksdb", "newkey", 32), 0.8, "{:.2f}×"))
+    checks.append(("replays, RocksDB, 32 conns ≥ 1.0× nginx", rps_ratio("dedup-rocksdb", "replay", 32), 1.0, "{:.2f}×"))
+    checks.append(("replays, RocksDB, 1 conn ≥ 1.0× nginx", rps_ratio("dedup-rocksdb", "replay", 1), 1.0, "{:.2f}×"))
+    checks.append(("replays, Redis, 32 conns ≥ 1.0× nginx", rps_ratio("dedup-redis", "replay", 32), 1.0, "{:.2f}×"))
+    checks.append(("new keys, Redis, 32 conns ≥ 0.6× nginx", rps_ratio("dedup-redis", "newkey", 32), 0.6, "{:.2f}×"))
+    checks.append(("50/50 mix, Redis, 32 conns ≥ 0.6× nginx", rps_ratio("dedup-redis", "mix", 32), 0.6, "{:.2f}×"))
+    d1 = {wl: row("direct", wl, 1) for wl in ("newkey", "replay")}
+    p50_checks = []
+    for p, name in (("dedup-rocksdb", "RocksDB"), ("dedup-redis", "Redis")):
+        for wl in ("replay", "newkey"):
+            x, n, d = row(p, wl, 1), row("nginx", wl, 1), d1[wl]
+            if x and n and d:
+                added, ngx_added = x["p50_ms"] - d["p50_ms"], n["p50_ms"] - d["p50_ms"]
+                # wrk reports whole microseconds: 2 us of slack, so that
+                # "nginx added 0" does not turn a 1 us difference into a miss.
+                ok = added <= 2 * max(ngx_added, 0.0) + 0.002
+                p50_checks.append((f"1 conn, {wl}, {name}: p50 added ≤ 2× nginx's (±2 µs)",
+                                   f"{added * 1000:+.0f} µs vs nginx {ngx_added * 1000:+.0f} µs", ok))
+            else:
+                p50_checks.append((f"1 conn, {wl}, {name}: p50 added ≤ 2× nginx's (±2 µs)", "n/a", None))
+    peaks = [x["proxy_peak_rss_mib"] for x in rows if x["path"] in DEDUP_PATHS and x["proxy_peak_rss_mib"]]
+    checks.append(("peak RSS under load ≤ 30 MiB", max(peaks) if peaks else None, -30.0, "{:.1f} MiB"))
+    checks.append(("RocksDB resident ≤ 3 MiB per million keys (when ready)", extras.get("resident_mib_per_million"), -3.0, "{:.2f} MiB"))
+    checks.append(("… and after 2 s of new keys (cache filling, capped)", extras.get("resident_traffic_mib_per_million"), -3.0, "{:.2f} MiB"))
+    checks.append(("ready ≤ 1 s with the keys on disk", extras.get("ready_s"), -1.0, "{:.3f} s"))
+    md.append("")
+    md.append("| target | measured | holds |")
+    md.append("|---|---:|---|")
+    rows_out = []
+    for label, v, limit, spec in checks:
+        # limit > 0: at least; limit < 0: at most |limit|.
+        ok = None if v is None else (v >= limit if limit > 0 else v <= -limit)
+        rows_out.append((label, fmt(v, spec), ok))
+    rows_out[6:6] = p50_checks
+    for label, text, ok in rows_out:
+        md.append(f"| {label} | {text} | {'n/a' if ok is None else ('yes' if ok else 'NO')} |")
+
     text = "\n".join(md) + "\n"
     with open(os.path.join(outdir, "results.md"), "w") as f:
         f.write(text)
-    # Chart data: one line per (workload,conns), columns direct nginx dedup req/s.
+    # Chart data: one line per (workload,conns), req/s per path.
     with open(os.path.join(outdir, "chart.dat"), "w") as f:
-        f.write("label direct nginx dedup\n")
-        for k in seen:
-            vals = [idx.get((p,) + k) for p in ("direct", "nginx", "dedup-rocksdb")]
+        f.write("label " + " ".join(PATHS) + "\n")
+        for k in keys:
+            vals = [idx.get((p,) + k) for p in PATHS]
             f.write(f"{k[0]}@{k[1]} " + " ".join(fmt(v["rps"] if v else None, "{:.0f}", "0") for v in vals) + "\n")
     sys.stdout.write(text)
+
+
+def extra(raw, pairs):
+    values = {}
+    for pair in pairs:
+        k, _, v = pair.partition("=")
+        try:
+            values[k] = int(v) if v.isdigit() else (float(v) if "." in v else v)
+        except ValueError:
+            values[k] = v
+    with open(raw, "a") as f:
+        f.write(json.dumps({"kind": "extra", "values": values}) + "\n")
+
+
+def wait_ready(url, t0, limit):
+    """Polls URL until 200; prints seconds since t0 (a time.time() value)."""
+    import time
+    import urllib.request
+    while time.time() - t0 < limit:
+        try:
+            with urllib.request.urlopen(url, timeout=0.5) as r:
+                if r.status == 200:
+                    print(f"{time.time() - t0:.3f}")
+                    return
+        except Exception:
+            pass
+        time.sleep(0.005)
+    print("-1")
+
+
+def rss(pids):
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        except OSError:
+            continue
+    print(total)
 
 
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
     sub.add_parser("freeport")
-    for name in ("cputicks", "hwm"):
+    for name in ("cputicks", "hwm", "rss"):
         s = sub.add_parser(name)
         s.add_argument("pids", nargs="*")
     r = sub.add_parser("record")
@@ -228,6 +381,8 @@ def main():
     r.add_argument("--cpu-after", type=int, default=-1)
     r.add_argument("--app-cpu-before", type=int, default=0)
     r.add_argument("--app-cpu-after", type=int, default=0)
+    r.add_argument("--store-cpu-before", type=int, default=0)
+    r.add_argument("--store-cpu-after", type=int, default=0)
     r.add_argument("--hwm", type=int, default=0)
     r.add_argument("--metrics-before")
     r.add_argument("--metrics-after")
@@ -236,6 +391,13 @@ def main():
     s.add_argument("--raw", required=True)
     s.add_argument("--path", required=True)
     s.add_argument("--reason", required=True)
+    e = sub.add_parser("extra")
+    e.add_argument("raw")
+    e.add_argument("pairs", nargs="*")
+    w = sub.add_parser("waitready")
+    w.add_argument("url")
+    w.add_argument("t0", type=float)
+    w.add_argument("--limit", type=float, default=60)
     rp = sub.add_parser("report")
     rp.add_argument("raw")
     rp.add_argument("outdir")
@@ -246,6 +408,12 @@ def main():
         cputicks(a.pids)
     elif a.cmd == "hwm":
         hwm(a.pids)
+    elif a.cmd == "rss":
+        rss(a.pids)
+    elif a.cmd == "extra":
+        extra(a.raw, a.pairs)
+    elif a.cmd == "waitready":
+        wait_ready(a.url, a.t0, a.limit)
     elif a.cmd == "record":
         record(a)
     elif a.cmd == "skip":

@@ -7,14 +7,22 @@
 #   direct         wrk -> app
 #   nginx          wrk -> nginx proxy_pass (keep-alive upstream) -> app
 #   dedup-rocksdb  wrk -> dedup-proxy --store rocksdb:<tmp> -> app
-#   dedup-redis    SLOT, skipped: the Redis store does not exist yet
+#   dedup-redis    wrk -> dedup-proxy --store redis://127.0.0.1:<port> -> app,
+#                  with a private redis-server (appendonly, appendfsync always)
 # Workloads (tests/bench/workload.lua): newkey, replay, mix (50/50), newkey1k
-# (1 KiB body); POST, keep-alive. Results: BUILD_DIR/bench/results.{md,csv}
-# (+ results.png if gnuplot is available).
+# (1 KiB body); POST, keep-alive; 1 and 32 connections.
+# Then a start-up step: BENCH_READY_KEYS (default 1000000) committed keys are
+# loaded through the store API (dedup-bench-load), the proxy is started on
+# them and timed until /readyz answers 200, and its RSS when ready (and after
+# 2 s of new keys) is compared with the same on an empty store (RocksDB
+# resident per key).
+# Results: BUILD_DIR/bench/results.{md,csv} and results.png (gnuplot; the
+# script apt-get installs gnuplot-nox when it is missing and it may).
 #
-# Environment: BENCH_DURATION (s, default 8), BENCH_WORKERS (default 2),
-# BENCH_NO_INSTALL=1 (never apt-get gnuplot), BENCH_REDIS=1 + BENCH_REDIS_STORE
-# (e.g. "redis://127.0.0.1:{port}") once the Redis store exists.
+# Environment: BENCH_DURATION (s, default 6), BENCH_WORKERS (default 2),
+# BENCH_NO_INSTALL=1 (never apt-get gnuplot), BENCH_REDIS=0 (skip Redis),
+# BENCH_REDIS_FSYNC (redis-server appendfsync: always (default) or everysec),
+# BENCH_READY_KEYS=0 (skip the start-up step).
 # Bounded: a watchdog kills the run after BENCH_MAX_SECONDS (default 290).
 set -euo pipefail
 
@@ -23,7 +31,10 @@ REPO="$(cd "$HERE/../.." && pwd)"
 BUILD="${1:-$REPO/build}"
 OUT="$BUILD/bench"
 PROXY_BIN="$BUILD/proxy/dedup-proxy"
-DUR="${BENCH_DURATION:-8}"
+DUR="${BENCH_DURATION:-6}"
+READY_KEYS="${BENCH_READY_KEYS:-1000000}"
+REDIS_FSYNC="${BENCH_REDIS_FSYNC:-always}"
+LOADER="$BUILD/tests/bench/dedup-bench-load"
 WORKERS="${BENCH_WORKERS:-2}"
 MAX_SECONDS="${BENCH_MAX_SECONDS:-290}"
 WARM_KEYS=16
@@ -136,21 +147,25 @@ run_matrix() {
     fi
     [ -n "$pids" ] && cpu0="$(python3 "$REPORT" cputicks $pids)"
     app0="$(app_ticks)"
+    local st0=0 st1=0
+    [ -n "${STORE_PID:-}" ] && st0="$(python3 "$REPORT" cputicks "$STORE_PID")"
     timeout $((DUR+20)) wrk -t"$threads" -c"$conns" -d"${DUR}s" --timeout 5s --latency -s "$LUA" \
       "$base/events" -- "$mode" "$body" "$RUN_PREFIX-$name-$wl-$conns" $WARM_KEYS "$RUN_PREFIX" >"$f.wrk" 2>&1 || true
     [ -n "$pids" ] && cpu1="$(python3 "$REPORT" cputicks $pids)" && hwm="$(python3 "$REPORT" hwm $pids)"
     app1="$(app_ticks)"
+    [ -n "${STORE_PID:-}" ] && st1="$(python3 "$REPORT" cputicks "$STORE_PID")"
     if [ -n "$strace_pid" ]; then kill -INT "$strace_pid" 2>/dev/null || true; wait "$strace_pid" 2>/dev/null || true; forget "$strace_pid"; fi
     [ -n "$admin" ] && curl -fs --max-time 2 "$admin/metrics" >"$f.m1" || true
     python3 "$REPORT" record --raw "$RAW" --path "$name" --workload "$wl" --conns "$conns" \
       --wrk-out "$f.wrk" --cpu-before "$cpu0" --cpu-after "$cpu1" --app-cpu-before "$app0" \
-      --app-cpu-after "$app1" --hwm "$hwm" --metrics-before "$f.m0" --metrics-after "$f.m1" \
+      --app-cpu-after "$app1" --store-cpu-before "$st0" --store-cpu-after "$st1" --hwm "$hwm" --metrics-before "$f.m0" --metrics-after "$f.m1" \
       $( [ -n "$strace_pid" ] && echo --strace-out "$f.strace" )
     grep -h '^BENCH_RESULT' "$f.wrk" | sed "s/^/  $name $wl c=$conns /" || echo "  $name $wl c=$conns: wrk failed: $(tail -2 "$f.wrk")"
   done
 }
 
-echo "load before start: $(cut -d' ' -f1-3 /proc/loadavg) (nproc $(nproc)); duration ${DUR}s per run"
+LOAD_START="$(cut -d' ' -f1-3 /proc/loadavg)"
+echo "load before start: $LOAD_START (nproc $(nproc)); duration ${DUR}s per run"
 
 # ---- direct ---------------------------------------------------------------------
 echo "== direct"
@@ -198,27 +213,66 @@ run_matrix dedup-rocksdb "http://127.0.0.1:$DP_PORT" "$DP_PID" "http://127.0.0.1
 stop "$DP_PID"
 [ -s "$TMP/dedup.log" ] && { echo "dedup-proxy log (warn+):"; tail -5 "$TMP/dedup.log"; }
 
-# ---- dedup-proxy, Redis store: SLOT (skipped) -----------------------------------------
-# >>> REDIS SLOT: the Redis store does not exist yet. When it does, run with
-# BENCH_REDIS=1 BENCH_REDIS_STORE='redis://127.0.0.1:{port}' (its URI syntax);
-# {port} is replaced by a private redis-server's port.
-if [ "${BENCH_REDIS:-0}" = 1 ] && command -v redis-server >/dev/null; then
+# ---- dedup-proxy, Redis store ----------------------------------------------------------
+if [ "${BENCH_REDIS:-1}" != 0 ] && command -v redis-server >/dev/null; then
   echo "== dedup-redis"
   RD_PORT="$(freeport)"
-  redis-server --bind 127.0.0.1 --port "$RD_PORT" --save '' --appendonly yes --appendfsync always \
+  # Durable like the RocksDB path by default: every write fsynced before Redis
+  # answers (BENCH_REDIS_FSYNC=everysec for Redis's usual setting).
+  redis-server --bind 127.0.0.1 --port "$RD_PORT" --save '' --appendonly yes --appendfsync "$REDIS_FSYNC" \
     --dir "$TMP" >"$TMP/redis.log" 2>&1 & RD_PID=$!; PIDS+=($RD_PID)
   for _ in $(seq 50); do redis-cli -p "$RD_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
   DR_PORT="$(freeport)"; DR_ADMIN="$(freeport)"
   "$PROXY_BIN" --upstream "http://127.0.0.1:$APP_PORT" --listen "127.0.0.1:$DR_PORT" \
-    --admin "127.0.0.1:$DR_ADMIN" --store "${BENCH_REDIS_STORE//\{port\}/$RD_PORT}" --workers "$WORKERS" \
+    --admin "127.0.0.1:$DR_ADMIN" --store "redis://127.0.0.1:$RD_PORT" --workers "$WORKERS" \
     --log-level warn >"$TMP/dedup-redis.log" 2>&1 & DR_PID=$!; PIDS+=($DR_PID)
   wait_http "http://127.0.0.1:$DR_ADMIN/readyz"
-  run_matrix dedup-redis "http://127.0.0.1:$DR_PORT" "$DR_PID" "http://127.0.0.1:$DR_ADMIN"
+  STORE_PID="$RD_PID" run_matrix dedup-redis "http://127.0.0.1:$DR_PORT" "$DR_PID" "http://127.0.0.1:$DR_ADMIN"
   stop "$DR_PID"; stop "$RD_PID"
+  [ -s "$TMP/dedup-redis.log" ] && { echo "dedup-proxy (redis) log (warn+):"; tail -5 "$TMP/dedup-redis.log"; }
 else
-  python3 "$REPORT" skip --raw "$RAW" --path dedup-redis --reason "Redis store not implemented yet (REDIS SLOT in run.sh)"
+  python3 "$REPORT" skip --raw "$RAW" --path dedup-redis --reason "no redis-server, or BENCH_REDIS=0"
 fi
-# <<< REDIS SLOT
+
+# ---- start-up and resident memory with many keys on disk ---------------------------------
+# start_proxy DIR -> sets SP_PID, SP_PORT, SP_ADMIN, SP_READY (seconds to /readyz 200)
+start_proxy() {
+  SP_PORT="$(freeport)"; SP_ADMIN="$(freeport)"
+  local t0; t0="$(date +%s.%N)"
+  "$PROXY_BIN" --upstream "http://127.0.0.1:$APP_PORT" --listen "127.0.0.1:$SP_PORT" \
+    --admin "127.0.0.1:$SP_ADMIN" --store "rocksdb:$1" --workers "$WORKERS" \
+    --log-level warn >>"$TMP/dedup-ready.log" 2>&1 & SP_PID=$!; PIDS+=($SP_PID)
+  SP_READY="$(python3 "$REPORT" waitready "http://127.0.0.1:$SP_ADMIN/readyz" "$t0" --limit 30)"
+  [ "$SP_READY" != -1 ] || die "not ready within 30 s: $1"
+  SP_RSS_READY="$(python3 "$REPORT" rss "$SP_PID")"
+}
+# touch_and_rss: 2 s of new keys (every begin looks the key up on disk), then VmRSS in KiB
+touch_and_rss() {
+  timeout 20 wrk -t2 -c8 -d2s -s "$LUA" "http://127.0.0.1:$SP_PORT/events" -- newkey 0 "$RUN_PREFIX-touch-$1" $WARM_KEYS "$RUN_PREFIX" >/dev/null 2>&1 || true
+  python3 "$REPORT" rss "$SP_PID"
+}
+if [ "$READY_KEYS" -gt 0 ] && [ -x "$LOADER" ]; then
+  echo "== start-up with $READY_KEYS keys on disk"
+  "$LOADER" "$TMP/ready-data" "$READY_KEYS" >"$TMP/load.out" 2>&1 || die "loader failed: $(cat "$TMP/load.out")"
+  cat "$TMP/load.out"
+  LOAD_S="$(sed -n 's/.* in \([0-9.]*\) s.*/\1/p' "$TMP/load.out")"
+  start_proxy "$TMP/empty-data"; READY_EMPTY="$SP_READY"; RSS0_EMPTY="$SP_RSS_READY"; RSS_EMPTY="$(touch_and_rss empty)"; stop "$SP_PID"
+  start_proxy "$TMP/ready-data"; READY_LOADED="$SP_READY"; RSS0_LOADED="$SP_RSS_READY"; RSS_LOADED="$(touch_and_rss loaded)"; stop "$SP_PID"
+  DB_KB="$(du -sk "$TMP/ready-data" | cut -f1)"
+  python3 "$REPORT" extra "$RAW" "ready_keys=$READY_KEYS" "ready_s=$READY_LOADED" "ready_empty_s=$READY_EMPTY" \
+    "rss_empty_mib=$(python3 -c "print(f'{$RSS_EMPTY/1024:.2f}')")" \
+    "rss_loaded_mib=$(python3 -c "print(f'{$RSS_LOADED/1024:.2f}')")" \
+    "rss0_empty_mib=$(python3 -c "print(f'{$RSS0_EMPTY/1024:.2f}')")" \
+    "rss0_loaded_mib=$(python3 -c "print(f'{$RSS0_LOADED/1024:.2f}')")" \
+    "resident_mib_per_million=$(python3 -c "print(f'{max($RSS0_LOADED-$RSS0_EMPTY,0)/1024*1e6/$READY_KEYS:.3f}')")" \
+    "resident_traffic_mib_per_million=$(python3 -c "print(f'{max($RSS_LOADED-$RSS_EMPTY,0)/1024*1e6/$READY_KEYS:.3f}')")" \
+    "db_disk_mib=$(python3 -c "print(f'{$DB_KB/1024:.1f}')")" "load_s=${LOAD_S:-0.0}"
+  echo "  ready in ${READY_LOADED}s with $READY_KEYS keys (${READY_EMPTY}s empty); RSS ${RSS_LOADED} KiB vs ${RSS_EMPTY} KiB empty"
+elif [ "$READY_KEYS" -gt 0 ]; then
+  echo "  (no $LOADER: start-up step skipped; build the tests too)"
+fi
+python3 "$REPORT" extra "$RAW" "redis_appendfsync=$REDIS_FSYNC"
+python3 "$REPORT" extra "$RAW" "conditions=$(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)); load average at start ${LOAD_START}, at end $(cut -d' ' -f1-3 /proc/loadavg); ${DUR} s per run, $WORKERS workers per proxy"
 
 # ---- report ---------------------------------------------------------------------------
 mkdir -p "$OUT"
@@ -235,7 +289,8 @@ set style fill solid 0.8 border -1
 set ylabel "requests/s"
 set key top right
 set xtics rotate by -30
-plot "$OUT/chart.dat" using 2:xtic(1) title "direct", '' using 3 title "nginx", '' using 4 title "dedup-proxy (rocksdb)"
+set key autotitle columnhead
+plot "$OUT/chart.dat" using 2:xtic(1), '' using 3, '' using 4, '' using 5
 GP
 fi
 echo "results: $OUT/results.md $OUT/results.csv"

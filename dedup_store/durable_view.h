@@ -1,0 +1,54 @@
+// The newest RocksDB snapshot known to be durable, for answering replays on
+// a worker's own thread, without a round trip to the store thread.
+//
+// The WalSyncer takes a snapshot just before each SyncWAL() and publishes it
+// once the sync succeeded: everything the snapshot shows is on disk. A key
+// committed there (and not expired) is committed for good — only its TTL or
+// an explicit forget ends it — so its stored answer may be replayed at once.
+// Anything else (absent, in flight, expired, another payload, not in memory)
+// is left to the store thread, which owns the leases.
+//
+// Reads never touch the disk (kBlockCacheTier): a loop must not block.
+//
+// Thread-safety: committed() from any thread; publish() from the syncer;
+// close() once, after the syncer stopped and before the database closes.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <shared_mutex>
+
+#include "dedup_store/dedup_store.h"
+
+namespace rocksdb {
+class DB;
+class Snapshot;
+}  // namespace rocksdb
+
+namespace dedup {
+
+class DurableView {
+ public:
+  DurableView(rocksdb::DB& db, std::function<int64_t()> now_ms);
+  ~DurableView();  // close()
+  DurableView(const DurableView&) = delete;
+  DurableView& operator=(const DurableView&) = delete;
+
+  // Takes over `snapshot` (from db.GetSnapshot()) as the durable state.
+  void publish(const rocksdb::Snapshot* snapshot);
+  // kCommitted with the stored answer when the durable state holds a live
+  // commit of request.key that the fingerprint matches; nullopt otherwise.
+  std::optional<BeginResult> committed(const BeginRequest& request) const;
+  // Releases the snapshot; committed() answers nullopt from now on.
+  void close();
+
+ private:
+  rocksdb::DB& db_;
+  std::function<int64_t()> now_ms_;
+  mutable std::shared_mutex snapshot_mutex_;
+  const rocksdb::Snapshot* snapshot_ = nullptr;  // guarded by snapshot_mutex_
+  bool closed_ = false;                          // guarded by snapshot_mutex_
+};
+
+}  // namespace dedup

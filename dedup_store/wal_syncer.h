@@ -1,0 +1,73 @@
+// Makes the RocksDB write-ahead log durable off the store thread, and only
+// then completes the operations that waited for it (group commit across
+// batches).
+//
+// The store thread writes commits without sync and hands their results over
+// as a ticket; the syncer thread takes every ticket queued so far, calls
+// SyncWAL() once for all of them (which covers every write made before the
+// call, so every queued ticket) and completes them. While it waits for the
+// disk, the store thread goes on deciding and writing the next batches, so a
+// begin never waits behind another key's fsync, and each fsync carries all
+// the commits that arrived while the previous one ran.
+//
+// Thread-safety: submit() and syncedEpoch() from the store thread, stop()
+// from the thread that owns the store; the syncer's own thread does the rest.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "dedup_store/store_ops.h"
+
+namespace rocksdb {
+class DB;
+}
+
+namespace dedup {
+
+struct WriterCounters;
+class DurableView;
+
+// Results that may be reported once the WAL holds everything written before
+// the ticket was submitted.
+struct SyncTicket {
+  uint64_t epoch = 0;    // increases with every submitted ticket
+  uint64_t commits = 0;  // commits written for this ticket
+  std::vector<std::pair<StoreOp, OpResult>> results;
+};
+
+class WalSyncer {
+ public:
+  // Each successful sync publishes to `durable` what it made durable.
+  WalSyncer(rocksdb::DB& db, WriterCounters& counters, DurableView& durable);
+  ~WalSyncer();  // stop()
+  WalSyncer(const WalSyncer&) = delete;
+  WalSyncer& operator=(const WalSyncer&) = delete;
+
+  void submit(SyncTicket ticket);
+  // Every ticket up to this epoch is durable (or failed).
+  uint64_t syncedEpoch() const { return synced_epoch_.load(std::memory_order_acquire); }
+  // Syncs and completes everything submitted, then ends the thread.
+  void stop();
+
+ private:
+  void run();
+
+  rocksdb::DB& db_;
+  WriterCounters& counters_;
+  DurableView& durable_;
+  std::atomic<uint64_t> synced_epoch_{0};
+  std::mutex tickets_mutex_;
+  std::condition_variable tickets_ready_;
+  std::deque<SyncTicket> tickets_;  // guarded by tickets_mutex_
+  bool stopping_ = false;           // guarded by tickets_mutex_
+  std::thread thread_;              // last: starts once everything above exists
+};
+
+}  // namespace dedup
