@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "dedup_store/rocksdb_store.h"
-#include "store_test_support.h"
+#include "rocksdb_store_fixture.h"
 
 namespace dedup {
 namespace {
@@ -18,35 +18,10 @@ namespace {
 using std::chrono::milliseconds;
 using testing::await;
 using testing::beginRequest;
-using testing::FakeClock;
-using testing::LoopWorker;
-using testing::TempDir;
+using testing::fingerprintOf;
 
-Fingerprint fingerprintOf(uint8_t byte) {
-  Fingerprint fp{};
-  fp.fill(byte);
-  return fp;
-}
-
-class RocksDbReplayNowTest : public ::testing::Test {
+class RocksDbReplayNowTest : public testing::RocksDbStoreFixture {
  protected:
-  void SetUp() override { open(); }
-
-  void open() {
-    RocksDbOptions options;
-    options.path = dir.path();
-    options.now_ms = clock.fn();
-    StatusOr<StoreBackendPtr> opened = openRocksDbStore(options);
-    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
-    backend = std::move(*opened);
-    worker = std::make_unique<LoopWorker>(*backend);
-  }
-  void close() {
-    worker.reset();
-    ASSERT_TRUE(backend->close().ok());
-    backend.reset();
-  }
-
   std::optional<BeginResult> replayNow(const BeginRequest& request) {
     std::optional<BeginResult> result;
     worker->run([&](std::unique_ptr<DedupStore>& store) { result = store->replayNow(request); });
@@ -63,11 +38,6 @@ class RocksDbReplayNowTest : public ::testing::Test {
     ASSERT_TRUE(committed.ok());
     ASSERT_EQ(*committed, CommitOutcome::kCommitted);
   }
-
-  TempDir dir;
-  FakeClock clock;
-  StoreBackendPtr backend;
-  std::unique_ptr<LoopWorker> worker;
 };
 
 TEST_F(RocksDbReplayNowTest, AnswersADurableCommitAtOnce) {

@@ -9,7 +9,7 @@
 #include <string>
 
 #include "dedup_store/rocksdb_record.h"
-#include "store_test_support.h"
+#include "rocksdb_store_fixture.h"
 
 namespace dedup {
 namespace {
@@ -17,18 +17,12 @@ namespace {
 using std::chrono::milliseconds;
 using testing::await;
 using testing::beginRequest;
-using testing::FakeClock;
+using testing::fingerprintOf;
 using testing::LoopWorker;
 using testing::TempDir;
 using Outcome = BeginResult::Outcome;
 
 constexpr milliseconds kDay = std::chrono::hours(24);
-
-Fingerprint fingerprintOf(uint8_t byte) {
-  Fingerprint fp{};
-  fp.fill(byte);
-  return fp;
-}
 
 // The keys physically in the database (read-only, after the store closed).
 std::set<std::string> keysOnDisk(const std::string& path) {
@@ -47,25 +41,8 @@ std::string keyBytes(std::string_view name) {
   return std::string(StoreKey::of("test", name).bytes());
 }
 
-class RocksDbStoreTest : public ::testing::Test {
+class RocksDbStoreTest : public testing::RocksDbStoreFixture {
  protected:
-  void SetUp() override { open(); }
-
-  void open() {
-    RocksDbOptions options;
-    options.path = dir.path();
-    options.now_ms = clock.fn();
-    StatusOr<StoreBackendPtr> opened = openRocksDbStore(options);
-    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
-    backend = std::move(*opened);
-    worker = std::make_unique<LoopWorker>(*backend);
-  }
-  void close() {
-    worker.reset();
-    ASSERT_TRUE(backend->close().ok());
-    backend.reset();
-  }
-
   BeginResult beginOk(const BeginRequest& request) {
     StatusOr<BeginResult> r = await(worker->begin(request));
     EXPECT_TRUE(r.ok()) << r.status().ToString();
@@ -77,11 +54,6 @@ class RocksDbStoreTest : public ::testing::Test {
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return r.ok() ? *r : CommitOutcome::kLeaseLost;
   }
-
-  TempDir dir;
-  FakeClock clock;
-  StoreBackendPtr backend;
-  std::unique_ptr<LoopWorker> worker;
 };
 
 TEST_F(RocksDbStoreTest, NameAndHealth) {
