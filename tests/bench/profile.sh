@@ -17,6 +17,8 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
 PROXY_BIN="${1:-$REPO/build/proxy/dedup-proxy}"
 REPORT="$HERE/report.py"
+# shellcheck source=tests/bench/fast_app.sh
+. "$HERE/fast_app.sh"
 CLIENT="$HERE/client.py"
 N_STRACE="${PROFILE_REQUESTS:-4000}"
 N_CG="$(( ${PROFILE_REQUESTS:-4000} / 4 ))"
@@ -40,21 +42,7 @@ wait_http() {
 }
 
 APP_PORT="$(freeport)"
-mkdir -p "$TMP/app/logs"
-cat >"$TMP/app/nginx.conf" <<CONF
-daemon off;
-worker_processes 1;
-pid $TMP/app/nginx.pid;
-error_log $TMP/app/logs/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path $TMP/app/body;
-  keepalive_requests 1000000;
-  server { listen 127.0.0.1:$APP_PORT; default_type application/json; location / { return 200 '{"ok":true}'; } }
-}
-CONF
-nginx -e "$TMP/app/logs/error.log" -p "$TMP/app" -c "$TMP/app/nginx.conf" & PIDS+=($!)
+start_fast_app "$TMP/app" "$APP_PORT"; PIDS+=($FAST_APP_PID)
 wait_http "http://127.0.0.1:$APP_PORT/"
 
 # start_proxy WRAPPER... : the proxy (one worker) under a wrapper command

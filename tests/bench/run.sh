@@ -39,6 +39,8 @@ WORKERS="${BENCH_WORKERS:-2}"
 MAX_SECONDS="${BENCH_MAX_SECONDS:-290}"
 WARM_KEYS=16
 REPORT="$HERE/report.py"
+# shellcheck source=tests/bench/fast_app.sh
+. "$HERE/fast_app.sh"
 LUA="$HERE/workload.lua"
 
 die() { echo "run.sh: $*" >&2; exit 1; }
@@ -88,25 +90,7 @@ tree_pids() { echo "$1" $(pgrep -P "$1" 2>/dev/null || true); }
 
 # ---- the app: nginx returning 200 for everything ------------------------------
 APP_PORT="$(freeport)"
-mkdir -p "$TMP/app/logs"
-cat >"$TMP/app/nginx.conf" <<CONF
-daemon off;
-worker_processes 1;
-pid $TMP/app/nginx.pid;
-error_log $TMP/app/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $TMP/app/body;
-  keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:$APP_PORT;
-    default_type application/json;
-    location / { return 200 '{"ok":true}'; }
-  }
-}
-CONF
-nginx -e "$TMP/app/logs/error.log" -p "$TMP/app" -c "$TMP/app/nginx.conf" & APP_PID=$!; PIDS+=($APP_PID)
+start_fast_app "$TMP/app" "$APP_PORT"; APP_PID=$FAST_APP_PID; PIDS+=($APP_PID)
 wait_http "http://127.0.0.1:$APP_PORT/"
 app_ticks() { python3 "$REPORT" cputicks $(tree_pids "$APP_PID"); }
 
