@@ -17,10 +17,10 @@
 #include "common/http_message.h"
 #include "dedup_store/dedup_store.h"
 #include "metrics/metrics.h"
-#include "proxy/config.h"
+#include "proxy/config/config.h"
+#include "proxy/config/route.h"
 #include "proxy/response_sink.h"
-#include "proxy/route.h"
-#include "proxy/upstream.h"
+#include "proxy/upstream/upstream.h"
 
 namespace dedup {
 

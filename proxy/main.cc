@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "common/log.h"
-#include "proxy/check_config.h"
-#include "proxy/config_loader.h"
+#include "proxy/config/check_config.h"
+#include "proxy/config/config_loader.h"
 #include "proxy/server.h"
 
 extern char** environ;

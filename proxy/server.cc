@@ -13,10 +13,10 @@
 #include "dedup_store/open_store.h"
 #include "metrics/metrics.h"
 #include "metrics/process_metrics.h"
-#include "proxy/admin_server.h"
+#include "proxy/admin/admin_server.h"
+#include "proxy/config/route_table.h"
 #include "proxy/cpu_count.h"
-#include "proxy/listen_socket.h"
-#include "proxy/route_table.h"
+#include "proxy/downstream/listen_socket.h"
 #include "proxy/worker.h"
 
 namespace dedup {

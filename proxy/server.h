@@ -4,7 +4,7 @@
 // (bounded by the drain timeout), the store is flushed, exit 0.
 #pragma once
 
-#include "proxy/config.h"
+#include "proxy/config/config.h"
 
 namespace dedup {
 

@@ -11,7 +11,7 @@
 #include <cstring>
 
 #include "common/log.h"
-#include "proxy/downstream_connection.h"
+#include "proxy/downstream/downstream_connection.h"
 
 namespace dedup {
 namespace {

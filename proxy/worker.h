@@ -16,10 +16,10 @@
 #include "common/event_loop.h"
 #include "dedup_store/dedup_store.h"
 #include "metrics/metrics.h"
-#include "proxy/config.h"
+#include "proxy/config/config.h"
+#include "proxy/config/route_table.h"
 #include "proxy/delivery.h"
-#include "proxy/route_table.h"
-#include "proxy/upstream_pool.h"
+#include "proxy/upstream/upstream_pool.h"
 
 struct event;
 

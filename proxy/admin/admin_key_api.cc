@@ -1,4 +1,4 @@
-#include "proxy/admin_key_api.h"
+#include "proxy/admin/admin_key_api.h"
 
 #include <event2/http.h>
 #include <openssl/crypto.h>

@@ -1,4 +1,4 @@
-#include "proxy/admin_server.h"
+#include "proxy/admin/admin_server.h"
 
 #include <event2/buffer.h>
 #include <event2/http.h>

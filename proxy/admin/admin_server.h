@@ -11,7 +11,7 @@
 
 #include "common/event_loop.h"
 #include "common/status.h"
-#include "proxy/admin_key_api.h"
+#include "proxy/admin/admin_key_api.h"
 
 struct evhttp;
 struct evhttp_request;

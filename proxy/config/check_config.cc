@@ -1,8 +1,8 @@
-#include "proxy/check_config.h"
+#include "proxy/config/check_config.h"
 
 #include <cstdio>
 
-#include "proxy/route_table.h"
+#include "proxy/config/route_table.h"
 
 namespace dedup {
 

@@ -4,7 +4,7 @@
 // 2 invalid.
 #pragma once
 
-#include "proxy/config.h"
+#include "proxy/config/config.h"
 
 namespace dedup {
 

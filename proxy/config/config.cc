@@ -1,4 +1,4 @@
-#include "proxy/config.h"
+#include "proxy/config/config.h"
 
 #include <arpa/inet.h>
 
@@ -6,7 +6,7 @@
 #include <charconv>
 #include <string>
 
-#include "proxy/config_parse.h"
+#include "proxy/config/config_parse.h"
 
 namespace dedup {
 namespace {

@@ -1,4 +1,4 @@
-#include "proxy/config_loader.h"
+#include "proxy/config/config_loader.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -10,8 +10,8 @@
 #include <optional>
 #include <string_view>
 
-#include "proxy/config_settings.h"
-#include "proxy/route_config_parse.h"
+#include "proxy/config/config_settings.h"
+#include "proxy/config/route_config_parse.h"
 
 namespace dedup {
 namespace {

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "common/status.h"
-#include "proxy/config.h"
+#include "proxy/config/config.h"
 
 namespace dedup {
 

@@ -7,7 +7,7 @@
 #include <string_view>
 
 #include "common/status.h"
-#include "proxy/config.h"
+#include "proxy/config/config.h"
 
 namespace dedup {
 

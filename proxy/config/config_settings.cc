@@ -1,11 +1,11 @@
-#include "proxy/config_settings.h"
+#include "proxy/config/config_settings.h"
 
 #include <algorithm>
 #include <charconv>
 
 #include "adapters/preset.h"
 #include "common/duration.h"
-#include "proxy/config_parse.h"
+#include "proxy/config/config_parse.h"
 
 namespace dedup {
 namespace {

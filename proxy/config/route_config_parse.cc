@@ -1,4 +1,4 @@
-#include "proxy/route_config_parse.h"
+#include "proxy/config/route_config_parse.h"
 
 #include <algorithm>
 #include <charconv>

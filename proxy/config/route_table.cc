@@ -1,4 +1,4 @@
-#include "proxy/route_table.h"
+#include "proxy/config/route_table.h"
 
 #include <algorithm>
 

@@ -13,8 +13,8 @@
 
 #include "common/http_message.h"
 #include "common/status.h"
-#include "proxy/config.h"
-#include "proxy/route.h"
+#include "proxy/config/config.h"
+#include "proxy/config/route.h"
 
 namespace dedup {
 

@@ -1,4 +1,4 @@
-#include "proxy/downstream_connection.h"
+#include "proxy/downstream/downstream_connection.h"
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>

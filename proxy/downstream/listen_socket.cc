@@ -1,4 +1,4 @@
-#include "proxy/listen_socket.h"
+#include "proxy/downstream/listen_socket.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>

@@ -3,8 +3,8 @@
 #pragma once
 
 #include "common/status.h"
-#include "proxy/config.h"
-#include "proxy/upstream_pool.h"
+#include "proxy/config/config.h"
+#include "proxy/upstream/upstream_pool.h"
 
 namespace dedup {
 

@@ -1,4 +1,4 @@
-#include "proxy/upstream_connection.h"
+#include "proxy/upstream/upstream_connection.h"
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>

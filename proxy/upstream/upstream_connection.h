@@ -9,7 +9,7 @@
 
 #include "common/event_loop.h"
 #include "proxy/http1/response_decoder.h"
-#include "proxy/upstream_pool.h"
+#include "proxy/upstream/upstream_pool.h"
 
 struct bufferevent;
 

@@ -1,8 +1,8 @@
-#include "proxy/upstream_pool.h"
+#include "proxy/upstream/upstream_pool.h"
 
 #include <algorithm>
 
-#include "proxy/upstream_connection.h"
+#include "proxy/upstream/upstream_connection.h"
 
 namespace dedup {
 

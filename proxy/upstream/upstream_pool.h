@@ -20,7 +20,7 @@
 
 #include "common/event_loop.h"
 #include "common/http_message.h"
-#include "proxy/upstream.h"
+#include "proxy/upstream/upstream.h"
 
 namespace dedup {
 

@@ -1,4 +1,4 @@
-#include "proxy/config_loader.h"
+#include "proxy/config/config_loader.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "proxy/config_parse.h"
+#include "proxy/config/config_parse.h"
 
 namespace dedup {
 namespace {

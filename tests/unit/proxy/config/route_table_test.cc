@@ -1,11 +1,11 @@
 // Routes from config to behaviour: YAML parsing (route_config_parse.h),
 // building with presets and overrides, matching requests, and the warnings
 // and description --check-config prints.
-#include "proxy/route_table.h"
+#include "proxy/config/route_table.h"
 
 #include <gtest/gtest.h>
 
-#include "proxy/route_config_parse.h"
+#include "proxy/config/route_config_parse.h"
 
 namespace dedup {
 namespace {
