@@ -82,7 +82,7 @@ void EventLoop::exit() {
 void EventLoop::post(std::function<void()> fn) {
   bool was_empty;
   {
-    std::lock_guard<std::mutex> lock(posted_mutex_);
+    MutexLock lock(posted_mutex_);
     was_empty = posted_.empty();
     posted_.push_back(std::move(fn));
   }
@@ -104,7 +104,7 @@ void EventLoop::runPosted() {
   }
   std::vector<std::function<void()>> batch;
   {
-    std::lock_guard<std::mutex> lock(posted_mutex_);
+    MutexLock lock(posted_mutex_);
     batch.swap(posted_);
   }
   for (auto& fn : batch) fn();

@@ -11,8 +11,9 @@
 #include <chrono>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <vector>
+
+#include "common/mutex.h"
 
 struct event;
 struct event_base;
@@ -70,8 +71,8 @@ class EventLoop {
   event_base* base_;
   int wake_fd_;  // eventfd: readable while posted_ may hold functions
   event* posted_event_;
-  std::mutex posted_mutex_;
-  std::vector<std::function<void()>> posted_;  // guarded by posted_mutex_
+  Mutex posted_mutex_;
+  std::vector<std::function<void()>> posted_ GUARDED_BY(posted_mutex_);
 };
 
 }  // namespace dedup
