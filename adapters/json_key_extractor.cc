@@ -39,13 +39,19 @@ ExtractedKey valueAt(const simdjson::dom::element& root, std::string_view pointe
   if (strings_only && type != simdjson::dom::element_type::STRING) {
     return ExtractedKey::invalid(what + " is not a string");
   }
+  // A key keeps its JSON type: the number 123 is "#123", the string "123" is
+  // "123", and a string that starts with '#' gets one more ("#a" → "##a"), so
+  // no string and no number share a key (README "Keys").
   switch (type) {
-    case simdjson::dom::element_type::STRING:
-      return checkDerivedKey(what, std::string(value.get_string().value_unsafe()));
+    case simdjson::dom::element_type::STRING: {
+      std::string text(value.get_string().value_unsafe());
+      if (!strings_only && !text.empty() && text.front() == '#') text.insert(0, 1, '#');
+      return checkDerivedKey(what, std::move(text));
+    }
     case simdjson::dom::element_type::INT64:
-      return ExtractedKey::found(std::to_string(value.get_int64().value_unsafe()));
+      return ExtractedKey::found("#" + std::to_string(value.get_int64().value_unsafe()));
     case simdjson::dom::element_type::UINT64:
-      return ExtractedKey::found(std::to_string(value.get_uint64().value_unsafe()));
+      return ExtractedKey::found("#" + std::to_string(value.get_uint64().value_unsafe()));
     case simdjson::dom::element_type::DOUBLE:
       return ExtractedKey::invalid(what +
                                    " is a number that is not an integer (or overflows 64 bits)");

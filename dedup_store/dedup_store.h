@@ -1,4 +1,5 @@
-// The dedup store: where each key's state (absent, in flight, committed)
+// The dedup store: where each key's state (absent, in flight, released,
+// committed)
 // lives, with the transitions of DESIGN.md "The key's life".
 //
 // Two levels:
@@ -72,7 +73,7 @@ struct BeginResult {
   };
   Outcome outcome = Outcome::kNew;
   LeaseToken token = 0;                      // kNew: the lease to commit or release
-  uint32_t attempt = 1;                      // kNew: 1, or more when an earlier lease expired
+  uint32_t attempt = 1;                      // kNew: 1, or more after a release or an expired lease
   std::optional<StoredResponse> response;    // kCommitted
   std::chrono::milliseconds retry_after{0};  // kInFlight: time left on the lease
 };
@@ -84,11 +85,11 @@ enum class CommitOutcome {
 
 // What the admin API shows of one key.
 struct KeyState {
-  enum class Kind { kAbsent, kInFlight, kCommitted };
+  enum class Kind { kAbsent, kInFlight, kCommitted, kReleased };
   Kind kind = Kind::kAbsent;
-  uint32_t attempt = 0;                     // kInFlight, kCommitted
+  uint32_t attempt = 0;                     // kInFlight, kCommitted, kReleased (the count kept)
   std::chrono::milliseconds lease_left{0};  // kInFlight (0: expired or left by a dead process)
-  int64_t expires_at_ms = 0;                // kCommitted: Unix time in ms
+  int64_t expires_at_ms = 0;                // kCommitted, kReleased: Unix time in ms
   int status = 0;                           // kCommitted: the stored answer's status
 };
 
@@ -114,8 +115,10 @@ class DedupStore {
   // in flight with `token` → committed for `ttl`, durable before `done` runs.
   virtual void commit(const StoreKey& key, LeaseToken token, StoredResponse response,
                       std::chrono::milliseconds ttl, CommitCallback done) = 0;
-  // in flight with `token` → absent.
-  virtual void release(const StoreKey& key, LeaseToken token, ReleaseCallback done) = 0;
+  // in flight with `token` → released: the attempt count is kept for `ttl`, so the
+  // next begin is kNew with attempt + 1 (DESIGN.md "released").
+  virtual void release(const StoreKey& key, LeaseToken token, std::chrono::milliseconds ttl,
+                       ReleaseCallback done) = 0;
 
   // A committed key's stored answer when the store can give it at once from
   // durable state, without waiting (nothing blocks); nullopt: ask begin(),
@@ -145,6 +148,7 @@ struct StoreStats {
   uint64_t commits = 0;                  // commits made durable
   uint64_t syncs = 0;                    // fsyncs (group commit: syncs <= commits)
   int64_t committed_keys_estimate = -1;  // -1: unknown without a scan
+  uint64_t queue_full = 0;               // operations refused: the store's queue was full
 };
 
 class StoreBackend {
@@ -157,6 +161,12 @@ class StoreBackend {
   virtual DedupStorePtr attach(EventLoop& loop) = 0;
   // Whether the store can currently serve requests (for /readyz).
   virtual bool healthy() const = 0;
+  // OK while the backend can serve. Once it failed for good (e.g. a failed
+  // sync: what it acknowledged may not be on disk, and it can no longer
+  // promise anything) the reason; every later operation fails. The process
+  // recovers from what is durable by restarting (crash-only; README
+  // "Guarantee"). Default: never.
+  virtual Status fatalError() const { return Status::OK(); }
   virtual StoreStats stats() const = 0;
   // Finishes every operation queued so far (an acknowledged commit still
   // becomes durable), flushes, and stops: later calls complete with

@@ -6,11 +6,13 @@
 #include <utility>
 
 #include "dedup_store/rocksdb_record.h"
+#include "dedup_store/store_failure.h"
 
 namespace dedup {
 
-DurableView::DurableView(rocksdb::DB& db, std::function<int64_t()> now_ms)
-    : db_(db), now_ms_(std::move(now_ms)) {}
+DurableView::DurableView(rocksdb::DB& db, std::function<int64_t()> now_ms,
+                         const StoreFailure& failure)
+    : db_(db), now_ms_(std::move(now_ms)), failure_(failure) {}
 
 DurableView::~DurableView() { close(); }
 
@@ -33,7 +35,7 @@ std::optional<BeginResult> DurableView::committed(const BeginRequest& request) c
   rocksdb::PinnableSlice value;
   {
     std::shared_lock<std::shared_mutex> lock(snapshot_mutex_);
-    if (snapshot_ == nullptr) return std::nullopt;
+    if (snapshot_ == nullptr || failure_.failed()) return std::nullopt;
     rocksdb::ReadOptions options;
     options.snapshot = snapshot_;
     options.read_tier = rocksdb::kBlockCacheTier;  // Incomplete rather than a disk read

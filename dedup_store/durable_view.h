@@ -8,7 +8,9 @@
 // Anything else (absent, in flight, expired, another payload, not in memory)
 // is left to the store thread, which owns the leases.
 //
-// Reads never touch the disk (kBlockCacheTier): a loop must not block.
+// Reads never touch the disk (kBlockCacheTier): a loop must not block. Once
+// the store failed for good (store_failure.h) it answers nothing: every
+// delivery then gets the store-error answer.
 //
 // Thread-safety: committed() from any thread; publish() from the syncer;
 // close() once, after the syncer stopped and before the database closes.
@@ -28,9 +30,11 @@ class Snapshot;
 
 namespace dedup {
 
+class StoreFailure;
+
 class DurableView {
  public:
-  DurableView(rocksdb::DB& db, std::function<int64_t()> now_ms);
+  DurableView(rocksdb::DB& db, std::function<int64_t()> now_ms, const StoreFailure& failure);
   ~DurableView();  // close()
   DurableView(const DurableView&) = delete;
   DurableView& operator=(const DurableView&) = delete;
@@ -46,6 +50,7 @@ class DurableView {
  private:
   rocksdb::DB& db_;
   std::function<int64_t()> now_ms_;
+  const StoreFailure& failure_;
   mutable std::shared_mutex snapshot_mutex_;
   const rocksdb::Snapshot* snapshot_ = nullptr;  // guarded by snapshot_mutex_
   bool closed_ = false;                          // guarded by snapshot_mutex_

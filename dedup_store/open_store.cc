@@ -17,6 +17,7 @@ StatusOr<StoreBackendPtr> openStore(const StoreOptions& options) {
                                      "\": rocksdb needs a path (rocksdb:PATH)");
     }
     rocksdb.block_cache_bytes = options.block_cache_bytes;
+    rocksdb.op_timeout = options.store_timeout;
     return openRocksDbStore(rocksdb);
   }
   if (uri.starts_with("redis://") || uri.starts_with("rediss://") ||

@@ -19,6 +19,8 @@ struct StoreOptions {
   std::string uri;  // e.g. "rocksdb:./dedup-data"
   // RocksDB block cache (LRU). Default 8 MiB.
   uint64_t block_cache_bytes = uint64_t{8} << 20;
+  // RocksDB: each operation's deadline (RocksDbOptions::op_timeout).
+  std::chrono::milliseconds store_timeout{5000};
   // Redis: key prefix and per-connection timeouts (see RedisOptions).
   std::string redis_prefix = "dedup:";
   std::chrono::milliseconds redis_connect_timeout{1000};

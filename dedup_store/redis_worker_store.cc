@@ -93,7 +93,9 @@ class RedisDedupStore : public DedupStore {
         });
   }
 
-  void release(const StoreKey& key, LeaseToken token, ReleaseCallback done) override {
+  void release(const StoreKey& key, LeaseToken token, std::chrono::milliseconds ttl,
+               ReleaseCallback done) override {
+    (void)ttl;  // the released state in Redis is the Redis store's (issue 11)
     submit(shared_->scripts.release, {keyOf(key), std::to_string(token)},
            [this, done = std::move(done)](StatusOr<const redisReply*> reply) {
              Status result = reply.ok() ? parseReleaseReply(*reply) : reply.status();

@@ -10,6 +10,8 @@ namespace {
 
 constexpr uint8_t kLeaseType = 0x01;
 constexpr uint8_t kCommittedType = 0x02;
+constexpr uint8_t kReleasedType = 0x03;
+constexpr size_t kReleasedSize = 1 + 8 + 4;
 constexpr size_t kLeaseSize = 1 + 4 + 8 + 32 + 8;
 constexpr size_t kCommittedHeaderSize = 1 + 8 + 4 + 32 + 2 + 4;  // up to content_type
 
@@ -132,6 +134,15 @@ std::string encodeRecord(const CommittedRecord& record) {
   return out;
 }
 
+std::string encodeRecord(const ReleasedRecord& record) {
+  std::string out;
+  out.reserve(kReleasedSize);
+  out.push_back(static_cast<char>(kReleasedType));
+  putFixed<int64_t>(out, record.expires_at_ms);
+  putFixed<uint32_t>(out, record.attempt);
+  return out;
+}
+
 std::string encodeRecord(const StoredRecord& record) {
   return std::visit([](const auto& r) { return encodeRecord(r); }, record);
 }
@@ -172,6 +183,16 @@ StatusOr<StoredRecord> decodeRecord(std::string_view value) {
       if (in.failed()) return Status::Corruption("committed record truncated");
       return StoredRecord(std::move(r));
     }
+    case kReleasedType: {
+      if (value.size() != kReleasedSize) {
+        return Status::Corruption("released record has " + std::to_string(value.size()) +
+                                  " bytes, want " + std::to_string(kReleasedSize));
+      }
+      ReleasedRecord r;
+      r.expires_at_ms = in.fixed<int64_t>();
+      r.attempt = in.fixed<uint32_t>();
+      return StoredRecord(r);
+    }
     default:
       return Status::Corruption("unknown dedup record type " +
                                 std::to_string(static_cast<uint8_t>(value[0])));
@@ -194,6 +215,10 @@ bool isDroppableRecord(std::string_view value, int64_t now_ms,
     }
     case kCommittedType: {
       if (value.size() < kCommittedHeaderSize) return false;
+      return in.fixed<int64_t>() <= now_ms;
+    }
+    case kReleasedType: {
+      if (value.size() != kReleasedSize) return false;
       return in.fixed<int64_t>() <= now_ms;
     }
     default:
@@ -232,6 +257,12 @@ BeginDecision decideBegin(const BeginRequest& request, const LeaseEntry* lease,
     // On disk but not in memory: left by a process that died mid-flight.
     return grant(request, nextAttempt(lease_record->attempt), now, tokens);
   }
+  if (const auto* released = std::get_if<ReleasedRecord>(stored)) {
+    // The earlier attempts reached the app (or may have) within the TTL.
+    const uint32_t attempt =
+        released->expires_at_ms > now.wall_ms ? nextAttempt(released->attempt) : 1;
+    return grant(request, attempt, now, tokens);
+  }
   const auto& committed = std::get<CommittedRecord>(*stored);
   if (committed.expires_at_ms <= now.wall_ms) return grant(request, 1, now, tokens);
 
@@ -260,8 +291,13 @@ CommitDecision decideCommit(const LeaseEntry* lease, LeaseToken token, StoredRes
   return decision;
 }
 
-bool decideRelease(const LeaseEntry* lease, LeaseToken token) {
-  return lease != nullptr && lease->token == token;
+std::optional<ReleasedRecord> decideRelease(const LeaseEntry* lease, LeaseToken token,
+                                            std::chrono::milliseconds ttl, int64_t now_ms) {
+  if (lease == nullptr || lease->token != token) return std::nullopt;
+  ReleasedRecord record;
+  record.expires_at_ms = saturatingAdd(now_ms, ttl.count());
+  record.attempt = lease->attempt;
+  return record;
 }
 
 LeaseRecord toRecord(const LeaseEntry& lease, int64_t created_ms) {

@@ -9,6 +9,7 @@
 //   LEASE      0x01 | attempt u32 | token u64 | fingerprint 32B | created_ms i64
 //   COMMITTED  0x02 | expires_at_ms i64 | attempt u32 | fingerprint 32B |
 //              status u16 | content_type_len u32 | content_type | body (rest)
+//   RELEASED   0x03 | expires_at_ms i64 | attempt u32
 // Times in records are wall-clock milliseconds since the Unix epoch.
 //
 // Thread-safety: free functions on values; TokenSource is not thread-safe
@@ -47,10 +48,20 @@ struct CommittedRecord {
   bool operator==(const CommittedRecord&) const = default;
 };
 
-using StoredRecord = std::variant<LeaseRecord, CommittedRecord>;
+// A key whose delivery reached the app (or may have) without an ack: only the
+// attempt count is kept, so the next delivery is told it is a repeat. Visible
+// while now < expires_at_ms (the key's TTL from the release).
+struct ReleasedRecord {
+  int64_t expires_at_ms = 0;
+  uint32_t attempt = 1;
+  bool operator==(const ReleasedRecord&) const = default;
+};
+
+using StoredRecord = std::variant<LeaseRecord, CommittedRecord, ReleasedRecord>;
 
 std::string encodeRecord(const LeaseRecord& record);
 std::string encodeRecord(const CommittedRecord& record);
+std::string encodeRecord(const ReleasedRecord& record);
 std::string encodeRecord(const StoredRecord& record);
 // Corruption (never a crash) when `value` is not exactly one valid record.
 StatusOr<StoredRecord> decodeRecord(std::string_view value);
@@ -62,8 +73,8 @@ bool payloadDiffers(const Fingerprint& request, const Fingerprint& stored);
 // much longer than any lease; past this horizon one can only be garbage.
 inline constexpr std::chrono::milliseconds kLeaseRecordHorizon = std::chrono::hours(24 * 7);
 
-// For the compaction filter: true when `value` is an expired COMMITTED record,
-// or a LEASE record created more than `lease_horizon` before `now_ms`.
+// For the compaction filter: true when `value` is an expired COMMITTED or
+// RELEASED record, or a LEASE record created more than `lease_horizon` before `now_ms`.
 // Undecodable values are kept (the read path reports them).
 bool isDroppableRecord(std::string_view value, int64_t now_ms,
                        std::chrono::milliseconds lease_horizon = kLeaseRecordHorizon);
@@ -117,8 +128,10 @@ struct CommitDecision {
 CommitDecision decideCommit(const LeaseEntry* lease, LeaseToken token, StoredResponse response,
                             std::chrono::milliseconds ttl, int64_t now_ms);
 
-// True when the release removes the key (the token holds the lease).
-bool decideRelease(const LeaseEntry* lease, LeaseToken token);
+// Set when the token holds the lease: the record that replaces it, keeping
+// the attempt count for `ttl` (saturated). nullopt: the release changes nothing.
+std::optional<ReleasedRecord> decideRelease(const LeaseEntry* lease, LeaseToken token,
+                                            std::chrono::milliseconds ttl, int64_t now_ms);
 
 LeaseRecord toRecord(const LeaseEntry& lease, int64_t created_ms);
 

@@ -3,7 +3,10 @@
 #include <rocksdb/cache.h>
 #include <rocksdb/compaction_filter.h>
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/listener.h>
 #include <rocksdb/memtablerep.h>
 #include <rocksdb/options.h>
 #include <rocksdb/slice_transform.h>
@@ -20,9 +23,12 @@
 #include <system_error>
 #include <thread>
 
+#include "common/log.h"
+#include "dedup_store/deadline_store.h"
 #include "dedup_store/durable_view.h"
 #include "dedup_store/rocksdb_record.h"
 #include "dedup_store/rocksdb_writer.h"
+#include "dedup_store/store_failure.h"
 #include "dedup_store/store_ops.h"
 
 namespace dedup {
@@ -53,6 +59,30 @@ class ExpiredRecordFilter final : public rocksdb::CompactionFilter {
   std::function<int64_t()> now_ms_;
 };
 
+// A background error (a flush or compaction that failed, e.g. ENOSPC on an
+// SST) fails the store for good; RocksDB is not left to resume by itself:
+// the process restarts from what is on disk instead.
+class BackgroundErrorListener final : public rocksdb::EventListener {
+ public:
+  explicit BackgroundErrorListener(std::shared_ptr<StoreFailure> failure)
+      : failure_(std::move(failure)) {}
+
+  void OnBackgroundError(rocksdb::BackgroundErrorReason /*reason*/,
+                         rocksdb::Status* error) override {
+    if (error == nullptr || error->ok()) return;
+    LOG_ERROR("dedup store background error: the store stops for good",
+              {"error", error->ToString()});
+    failure_->fail(Status::IOError("rocksdb background error: " + error->ToString()));
+  }
+  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason /*reason*/, rocksdb::Status /*error*/,
+                            bool* auto_recovery) override {
+    if (auto_recovery != nullptr) *auto_recovery = false;
+  }
+
+ private:
+  std::shared_ptr<StoreFailure> failure_;
+};
+
 // Tuned for a sidecar: small, bounded memory; point lookups of 16-byte keys;
 // few background threads.
 rocksdb::Options makeOptions(const RocksDbOptions& store_options,
@@ -81,6 +111,9 @@ rocksdb::Options makeOptions(const RocksDbOptions& store_options,
   options.memtable_prefix_bloom_size_ratio = 0.02;
   options.memtable_whole_key_filtering = true;
   options.keep_log_file_num = 3;
+  // Close() writes nothing but the WAL sync close() asks for: after a failed
+  // write it must write nothing at all, and the next Open() replays the WAL.
+  options.avoid_flush_during_shutdown = true;
   options.max_log_file_size = 4 << 20;
   options.compaction_filter = filter;
   // Expired records in files that no write touches still go away within a day.
@@ -146,8 +179,9 @@ class RocksDbDedupStore final : public DedupStore {
     queue_.push(StoreOp{channel_, ForgetOp{key, std::move(done)}});
   }
 
-  void release(const StoreKey& key, LeaseToken token, ReleaseCallback done) override {
-    queue_.push(StoreOp{channel_, ReleaseOp{key, token, std::move(done)}});
+  void release(const StoreKey& key, LeaseToken token, std::chrono::milliseconds ttl,
+               ReleaseCallback done) override {
+    queue_.push(StoreOp{channel_, ReleaseOp{key, token, ttl, std::move(done)}});
   }
 
  private:
@@ -158,12 +192,17 @@ class RocksDbDedupStore final : public DedupStore {
 
 class RocksDbBackend final : public StoreBackend {
  public:
-  RocksDbBackend(std::unique_ptr<ExpiredRecordFilter> filter, std::unique_ptr<rocksdb::DB> db,
-                 std::function<int64_t()> now_ms)
+  RocksDbBackend(const RocksDbOptions& options, std::unique_ptr<ExpiredRecordFilter> filter,
+                 std::shared_ptr<StoreFailure> failure, std::unique_ptr<rocksdb::Env> env,
+                 std::unique_ptr<rocksdb::DB> db, std::function<int64_t()> now_ms)
       : filter_(std::move(filter)),
+        failure_(std::move(failure)),
+        env_(std::move(env)),
         db_(std::move(db)),
-        durable_(*db_, now_ms),
-        writer_(*db_, now_ms, counters_, durable_),
+        op_timeout_(options.op_timeout),
+        queue_(options.max_queued_ops),
+        durable_(*db_, now_ms, *failure_),
+        writer_(*db_, now_ms, counters_, durable_, *failure_),
         writer_thread_([this] { runWriter(); }) {
     // What Open() recovered is durable: recovered WAL data was flushed to
     // synced table files before Open() returned.
@@ -175,15 +214,21 @@ class RocksDbBackend final : public StoreBackend {
   std::string_view name() const override { return "rocksdb"; }
 
   DedupStorePtr attach(EventLoop& loop) override {
-    return std::make_unique<RocksDbDedupStore>(queue_, durable_, loop);
+    return withDeadlines(std::make_unique<RocksDbDedupStore>(queue_, durable_, loop), loop,
+                         op_timeout_, overdue_);
   }
 
-  bool healthy() const override { return open_.load() && counters_.last_write_ok.load(); }
+  bool healthy() const override {
+    return open_.load() && !failure_->failed() && overdue_->load() == 0;
+  }
+
+  Status fatalError() const override { return failure_->status(); }
 
   StoreStats stats() const override {
     StoreStats stats;
     stats.commits = counters_.commits.load();
     stats.syncs = counters_.syncs.load();
+    stats.queue_full = queue_.refused();
     std::shared_lock<std::shared_mutex> lock(db_mutex_);
     uint64_t keys = 0;
     if (db_ != nullptr && db_->GetIntProperty("rocksdb.estimate-num-keys", &keys)) {
@@ -203,6 +248,15 @@ class RocksDbBackend final : public StoreBackend {
     durable_.close();
 
     std::unique_lock<std::shared_mutex> lock(db_mutex_);
+    if (failure_->failed()) {
+      // Nothing more is written (no WAL sync; and memtables are never
+      // flushed at close): RocksDB must not touch a writer that saw an
+      // error. The next start recovers from what is on disk.
+      db_->Close().PermitUncheckedError();
+      db_.reset();
+      close_status_ = failure_->status();
+      return close_status_;
+    }
     // Lease records were written without sync; make them survive a power
     // loss too, not only a process crash.
     rocksdb::Status s = db_->FlushWAL(/*sync=*/true);
@@ -234,9 +288,14 @@ class RocksDbBackend final : public StoreBackend {
   }
 
   const std::unique_ptr<ExpiredRecordFilter> filter_;  // must outlive db_
+  const std::shared_ptr<StoreFailure> failure_;        // also held by db_'s listener
+  const std::unique_ptr<rocksdb::Env> env_;            // null, or db_'s: outlives it
   // Guards db_'s lifetime: close() resets it while stats() may be reading.
   mutable std::shared_mutex db_mutex_;
   std::unique_ptr<rocksdb::DB> db_;
+  const std::chrono::milliseconds op_timeout_;
+  // Operations past their deadline that the store has not answered yet.
+  const std::shared_ptr<std::atomic<int64_t>> overdue_ = std::make_shared<std::atomic<int64_t>>(0);
   WriterCounters counters_;
   OpQueue queue_;
   DurableView durable_;
@@ -261,14 +320,22 @@ StatusOr<StoreBackendPtr> openRocksDbStore(const RocksDbOptions& options) {
   }
   std::function<int64_t()> now_ms = options.now_ms ? options.now_ms : systemNowMs;
   auto filter = std::make_unique<ExpiredRecordFilter>(now_ms);
+  auto failure = std::make_shared<StoreFailure>();
+  rocksdb::Options db_options = makeOptions(options, filter.get());
+  db_options.listeners.push_back(std::make_shared<BackgroundErrorListener>(failure));
+  std::unique_ptr<rocksdb::Env> env;
+  if (options.file_system != nullptr) {
+    env = rocksdb::NewCompositeEnv(options.file_system);
+    db_options.env = env.get();
+  }
   rocksdb::DB* db = nullptr;
-  const rocksdb::Status s =
-      rocksdb::DB::Open(makeOptions(options, filter.get()), options.path, &db);
+  const rocksdb::Status s = rocksdb::DB::Open(db_options, options.path, &db);
   if (!s.ok()) {
     return Status::IOError("rocksdb store: cannot open " + options.path + ": " + s.ToString());
   }
   return StoreBackendPtr(std::make_unique<RocksDbBackend>(
-      std::move(filter), std::unique_ptr<rocksdb::DB>(db), std::move(now_ms)));
+      options, std::move(filter), std::move(failure), std::move(env),
+      std::unique_ptr<rocksdb::DB>(db), std::move(now_ms)));
 }
 
 Status compactRocksDbStore(StoreBackend& backend) {

@@ -9,6 +9,13 @@
 // Expired committed keys are invisible at once and removed from disk by a
 // compaction filter as RocksDB compacts (never by a scan).
 //
+// Failures (store_failure.h): a failed write or sync, or a RocksDB
+// background error (a flush or compaction that hit ENOSPC), fails the store
+// for good: fatalError() says why, healthy() is false, and every operation
+// fails from then on, without RocksDB being used again. A store operation
+// that has not answered within `op_timeout` fails with Timeout, and the store
+// is unhealthy until it answers (deadline_store.h).
+//
 // Thread-safety: the backend is thread-safe; each DedupStore from attach() is
 // used on its loop's thread only, and destroying it cancels its pending
 // callbacks (they are destroyed without running). close() finishes every
@@ -16,12 +23,19 @@
 // Unavailable("store closed").
 #pragma once
 
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "common/status.h"
 #include "dedup_store/dedup_store.h"
+
+namespace rocksdb {
+class FileSystem;
+}
 
 namespace dedup {
 
@@ -34,6 +48,14 @@ struct RocksDbOptions {
   // Wall clock in ms since the Unix epoch, for TTLs (records and compaction
   // filter; called from several threads). Default: std::chrono::system_clock.
   std::function<int64_t()> now_ms;
+  // Every begin, commit and release answers within it (Timeout past it).
+  // Default 5s.
+  std::chrono::milliseconds op_timeout{5000};
+  // Operations waiting for the store thread at most; more are refused with
+  // Unavailable (counted in StoreStats::queue_full). Default 16384.
+  size_t max_queued_ops = 16384;
+  // For tests: the file system RocksDB uses (default: the real one).
+  std::shared_ptr<rocksdb::FileSystem> file_system;
 };
 
 // Opens (or creates) the database and starts the store thread. IOError naming

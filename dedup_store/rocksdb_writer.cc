@@ -93,14 +93,22 @@ struct RocksDbWriter::Decided {
 };
 
 RocksDbWriter::RocksDbWriter(rocksdb::DB& db, std::function<int64_t()> now_ms,
-                             WriterCounters& counters, DurableView& durable)
+                             WriterCounters& counters, DurableView& durable, StoreFailure& failure)
     : db_(db),
       now_ms_(std::move(now_ms)),
       counters_(counters),
+      failure_(failure),
       last_sweep_(std::chrono::steady_clock::now()),
-      syncer_(db, counters, durable) {}
+      syncer_(db, counters, durable, failure, wal_write_mutex_) {}
 
 void RocksDbWriter::process(std::vector<StoreOp>& ops) {
+  if (failure_.failed()) {
+    // Nothing is decided from memory that the disk may not hold, and nothing
+    // more is written: RocksDB must not touch a writer that saw an error.
+    const Status failed = failure_.status();
+    for (StoreOp& op : ops) op.fail(failed);
+    return;
+  }
   const Now now{now_ms_(), std::chrono::steady_clock::now()};
   Batch batch;
   std::vector<Decided> decided;
@@ -145,7 +153,7 @@ RocksDbWriter::Decided RocksDbWriter::evaluate(StoreOp& op, const Now& now, Batc
         } else if constexpr (std::is_same_v<Op, CommitOp>) {
           return evaluateCommit(op, o, now, batch);
         } else if constexpr (std::is_same_v<Op, ReleaseOp>) {
-          return evaluateRelease(op, o, batch);
+          return evaluateRelease(op, o, now, batch);
         } else if constexpr (std::is_same_v<Op, InspectOp>) {
           return evaluateInspect(op, o, now, batch);
         } else {
@@ -200,12 +208,15 @@ RocksDbWriter::Decided RocksDbWriter::evaluateCommit(StoreOp& op, CommitOp& comm
 }
 
 RocksDbWriter::Decided RocksDbWriter::evaluateRelease(StoreOp& op, ReleaseOp& release,
-                                                      Batch& batch) {
+                                                      const Now& now, Batch& batch) {
   Group depends = batch.groupOf(release.key);
   auto lease = leases_.find(release.key);
-  if (decideRelease(lease == leases_.end() ? nullptr : &lease->second, release.token)) {
+  std::optional<ReleasedRecord> released = decideRelease(
+      lease == leases_.end() ? nullptr : &lease->second, release.token, release.ttl, now.wall_ms);
+  if (released) {
     leases_.erase(lease);
-    depends = batch.erase(release.key, Group::kLeases);
+    // Like a lease grant: written without sync, it survives a process crash.
+    depends = batch.put(release.key, *released, Group::kLeases);
   }
   return {&op, Status::OK(), depends};
 }
@@ -239,6 +250,11 @@ RocksDbWriter::Decided RocksDbWriter::evaluateInspect(StoreOp& op, InspectOp& in
       state.attempt = committed->attempt;
       state.expires_at_ms = committed->expires_at_ms;
       state.status = committed->response.status;
+    } else if (const auto* released = std::get_if<ReleasedRecord>(&**stored);
+               released != nullptr && released->expires_at_ms > now.wall_ms) {
+      state.kind = KeyState::Kind::kReleased;
+      state.attempt = released->attempt;
+      state.expires_at_ms = released->expires_at_ms;
     }
   }
   return {&op, StatusOr<KeyState>(state), depends};
@@ -282,12 +298,14 @@ void RocksDbWriter::complete(Decided& decided) {
 Status RocksDbWriter::write(Batch& batch) {
   rocksdb::WriteBatch& writes = batch.writes();
   if (writes.Count() == 0) return Status::OK();
+  std::lock_guard<std::mutex> lock(wal_write_mutex_);
   const rocksdb::Status s = db_.Write(rocksdb::WriteOptions(), &writes);
-  counters_.last_write_ok.store(s.ok());
   if (s.ok()) return Status::OK();
-  LOG_ERROR("dedup store write failed", {"error", s.ToString()});
+  LOG_ERROR("dedup store write failed: the store stops for good", {"error", s.ToString()});
   batch.forEachKey([this](const StoreKey& key) { leases_.erase(key); });
-  return Status::IOError("rocksdb write: " + s.ToString());
+  const Status status = Status::IOError("rocksdb write: " + s.ToString());
+  failure_.fail(status);
+  return status;
 }
 
 void RocksDbWriter::handToSyncer(Batch& batch, std::vector<Decided>& decided) {

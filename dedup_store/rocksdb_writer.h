@@ -14,10 +14,9 @@
 //    lease writes after the unsynced write, commits (and anything that read
 //    them, in this batch or a later one, before they were synced) once the
 //    WAL is synced;
-//  - a failed write fails every op that depends on it with IOError and drops
-//    the in-memory leases of the keys it touched, so memory never claims more
-//    than the database holds (a dropped lease is found on disk by the next
-//    begin and taken over, attempt + 1).
+//  - a failed write fails every op that depends on it with IOError and makes
+//    the store fail for good (store_failure.h): from then on every op fails
+//    at once, and nothing more is written.
 //
 // Thread-safety: owned and used by the store thread only; the counters are
 // atomics that any thread may read.
@@ -27,10 +26,12 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <unordered_map>
 #include <vector>
 
 #include "dedup_store/rocksdb_record.h"
+#include "dedup_store/store_failure.h"
 #include "dedup_store/store_ops.h"
 #include "dedup_store/wal_syncer.h"
 
@@ -43,7 +44,6 @@ namespace dedup {
 struct WriterCounters {
   std::atomic<uint64_t> commits{0};  // commits made durable
   std::atomic<uint64_t> syncs{0};    // successful synced writes
-  std::atomic<bool> last_write_ok{true};
 };
 
 struct StoreKeyHash {
@@ -53,7 +53,7 @@ struct StoreKeyHash {
 class RocksDbWriter {
  public:
   RocksDbWriter(rocksdb::DB& db, std::function<int64_t()> now_ms, WriterCounters& counters,
-                DurableView& durable);
+                DurableView& durable, StoreFailure& failure);
 
   // Decides, writes and completes every op of `batch` (those waiting for a
   // sync complete later, on the syncer's thread).
@@ -71,7 +71,7 @@ class RocksDbWriter {
   Decided evaluate(StoreOp& op, const Now& now, Batch& batch);
   Decided evaluateBegin(StoreOp& op, BeginOp& begin, const Now& now, Batch& batch);
   Decided evaluateCommit(StoreOp& op, CommitOp& commit, const Now& now, Batch& batch);
-  Decided evaluateRelease(StoreOp& op, ReleaseOp& release, Batch& batch);
+  Decided evaluateRelease(StoreOp& op, ReleaseOp& release, const Now& now, Batch& batch);
   Decided evaluateInspect(StoreOp& op, InspectOp& inspect, const Now& now, Batch& batch);
   Decided evaluateForget(StoreOp& op, ForgetOp& forget, const Now& now, Batch& batch);
   // What the batch or the database holds for a key (batch first).
@@ -87,6 +87,10 @@ class RocksDbWriter {
   rocksdb::DB& db_;
   std::function<int64_t()> now_ms_;
   WriterCounters& counters_;
+  StoreFailure& failure_;
+  // Held across each database write; a failed write records the failure
+  // before letting go, so the syncer never starts a sync after it (wal_syncer.h).
+  std::mutex wal_write_mutex_;
   TokenSource tokens_;
   std::unordered_map<StoreKey, LeaseEntry, StoreKeyHash> leases_;
   std::chrono::steady_clock::time_point last_sweep_;

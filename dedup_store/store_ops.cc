@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <type_traits>
 #include <utility>
 
@@ -89,17 +90,23 @@ void StoreOp::fail(const Status& status) {
 
 void OpQueue::push(StoreOp op) {
   bool closed;
+  bool full = false;
   bool was_empty = false;
   {
     std::lock_guard<std::mutex> lock(ops_mutex_);
     closed = closed_;
-    if (!closed) {
+    full = !closed && ops_.size() >= capacity_;
+    if (!closed && !full) {
       was_empty = ops_.empty();
       ops_.push_back(std::move(op));
     }
   }
   if (closed) {
     op.fail(Status::Unavailable("store closed"));
+  } else if (full) {
+    refused_.fetch_add(1, std::memory_order_relaxed);
+    op.fail(Status::Unavailable("dedup store queue full (" + std::to_string(capacity_) +
+                                " operations waiting)"));
   } else if (was_empty) {
     // The store thread only waits on an empty queue. Notified after the
     // unlock, so it does not wake only to block on the mutex still held here.

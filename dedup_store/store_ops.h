@@ -7,6 +7,7 @@
 // whichever thread holds it.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -51,6 +52,7 @@ struct CommitOp {
 struct ReleaseOp {
   StoreKey key;
   LeaseToken token = 0;
+  std::chrono::milliseconds ttl{0};
   ReleaseCallback done;
 };
 
@@ -78,11 +80,16 @@ struct StoreOp {
   void fail(const Status& status);
 };
 
-// Many workers push, one store thread takes batches.
+// Many workers push, one store thread takes batches. Bounded: a store that
+// falls behind refuses work instead of growing without limit.
 class OpQueue {
  public:
-  // Queues `op`, or fails it with Unavailable("store closed") after close().
+  explicit OpQueue(size_t capacity) : capacity_(capacity) {}
+  // Queues `op`, or fails it with Unavailable: "store closed" after close(),
+  // "store queue full" when `capacity` ops are waiting already (counted).
   void push(StoreOp op);
+  // Ops refused because the queue was full.
+  uint64_t refused() const { return refused_.load(std::memory_order_relaxed); }
   // Blocks until something is queued; takes up to `max_ops` in push order.
   // Empty only once the queue is closed and everything queued was taken.
   std::vector<StoreOp> takeBatch(size_t max_ops);
@@ -90,6 +97,8 @@ class OpQueue {
   void close();
 
  private:
+  const size_t capacity_;
+  std::atomic<uint64_t> refused_{0};
   std::mutex ops_mutex_;
   std::condition_variable ops_ready_;
   std::deque<StoreOp> ops_;  // guarded by ops_mutex_

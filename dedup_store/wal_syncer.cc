@@ -5,11 +5,38 @@
 #include "common/log.h"
 #include "dedup_store/durable_view.h"
 #include "dedup_store/rocksdb_writer.h"
+#include "dedup_store/store_failure.h"
 
 namespace dedup {
 
-WalSyncer::WalSyncer(rocksdb::DB& db, WriterCounters& counters, DurableView& durable)
-    : db_(db), counters_(counters), durable_(durable), thread_([this] { run(); }) {}
+WalSyncer::WalSyncer(rocksdb::DB& db, WriterCounters& counters, DurableView& durable,
+                     StoreFailure& failure, std::mutex& wal_write_mutex)
+    : db_(db),
+      counters_(counters),
+      durable_(durable),
+      failure_(failure),
+      wal_write_mutex_(wal_write_mutex),
+      thread_([this] { run(); }) {}
+
+Status WalSyncer::sync() {
+  {
+    // A write that failed recorded it before letting go of the mutex.
+    std::lock_guard<std::mutex> lock(wal_write_mutex_);
+    if (failure_.failed()) return failure_.status();
+  }
+  // Taken before the sync, the snapshot shows only what the sync covers.
+  const rocksdb::Snapshot* snapshot = db_.GetSnapshot();
+  const rocksdb::Status s = db_.SyncWAL();
+  if (!s.ok()) {
+    db_.ReleaseSnapshot(snapshot);
+    const Status status = Status::IOError("rocksdb wal sync: " + s.ToString());
+    LOG_ERROR("dedup store sync failed: the store stops for good", {"error", s.ToString()});
+    failure_.fail(status);
+    return status;
+  }
+  durable_.publish(snapshot);
+  return Status::OK();
+}
 
 WalSyncer::~WalSyncer() { stop(); }
 
@@ -43,33 +70,20 @@ void WalSyncer::run() {
       tickets.swap(tickets_);
     }
     // One sync for every ticket taken: each was submitted after its writes.
-    // Taken before the sync, the snapshot shows only what the sync covers.
-    const rocksdb::Snapshot* snapshot = db_.GetSnapshot();
-    const rocksdb::Status s = db_.SyncWAL();
-    counters_.last_write_ok.store(s.ok());
-    if (s.ok()) {
-      durable_.publish(snapshot);
-    } else {
-      db_.ReleaseSnapshot(snapshot);
-    }
-    Status status;
-    uint64_t commits = 0;
-    if (s.ok()) {
-      for (const SyncTicket& ticket : tickets) commits += ticket.commits;
-      counters_.syncs.fetch_add(1);
-      counters_.commits.fetch_add(commits);
-    } else {
-      status = Status::IOError("rocksdb wal sync: " + s.ToString());
-      LOG_ERROR("dedup store sync failed", {"error", s.ToString()});
-    }
-    for (SyncTicket& ticket : tickets) {
-      for (auto& [op, result] : ticket.results) {
-        if (status.ok()) {
-          op.complete(std::move(result));
-        } else {
-          op.fail(status);
-        }
+    // After a failure, none: the tickets fail with it.
+    const Status status = failure_.failed() ? failure_.status() : sync();
+    if (!status.ok()) {
+      for (SyncTicket& ticket : tickets) {
+        for (auto& [op, result] : ticket.results) op.fail(status);
       }
+      continue;  // the synced epoch stays where the last good sync left it
+    }
+    uint64_t commits = 0;
+    for (const SyncTicket& ticket : tickets) commits += ticket.commits;
+    counters_.syncs.fetch_add(1);
+    counters_.commits.fetch_add(commits);
+    for (SyncTicket& ticket : tickets) {
+      for (auto& [op, result] : ticket.results) op.complete(std::move(result));
     }
     synced_epoch_.store(tickets.back().epoch, std::memory_order_release);
   }

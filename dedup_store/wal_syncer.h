@@ -10,6 +10,12 @@
 // begin never waits behind another key's fsync, and each fsync carries all
 // the commits that arrived while the previous one ran.
 //
+// A failed sync fails its tickets and the store for good (store_failure.h):
+// the synced epoch never moves past a write that was not made durable, and
+// no later sync is tried (tickets submitted after it fail at once). A sync
+// never starts after a failed write: it takes the writer's write mutex to
+// check, since RocksDB asserts when a WAL writer that failed is synced.
+//
 // Thread-safety: submit() and syncedEpoch() from the store thread, stop()
 // from the thread that owns the store; the syncer's own thread does the rest.
 #pragma once
@@ -33,6 +39,7 @@ namespace dedup {
 
 struct WriterCounters;
 class DurableView;
+class StoreFailure;
 
 // Results that may be reported once the WAL holds everything written before
 // the ticket was submitted.
@@ -45,23 +52,30 @@ struct SyncTicket {
 class WalSyncer {
  public:
   // Each successful sync publishes to `durable` what it made durable.
-  WalSyncer(rocksdb::DB& db, WriterCounters& counters, DurableView& durable);
+  // `wal_write_mutex` is held by the store thread across each write.
+  WalSyncer(rocksdb::DB& db, WriterCounters& counters, DurableView& durable, StoreFailure& failure,
+            std::mutex& wal_write_mutex);
   ~WalSyncer();  // stop()
   WalSyncer(const WalSyncer&) = delete;
   WalSyncer& operator=(const WalSyncer&) = delete;
 
   void submit(SyncTicket ticket);
-  // Every ticket up to this epoch is durable (or failed).
+  // Every ticket up to this epoch is durable (a failed sync never advances it).
   uint64_t syncedEpoch() const { return synced_epoch_.load(std::memory_order_acquire); }
   // Syncs and completes everything submitted, then ends the thread.
   void stop();
 
  private:
   void run();
+  // Syncs the WAL and publishes what it made durable; on failure, fails the
+  // store for good.
+  Status sync();
 
   rocksdb::DB& db_;
   WriterCounters& counters_;
   DurableView& durable_;
+  StoreFailure& failure_;
+  std::mutex& wal_write_mutex_;
   std::atomic<uint64_t> synced_epoch_{0};
   std::mutex tickets_mutex_;
   std::condition_variable tickets_ready_;

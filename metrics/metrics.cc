@@ -19,8 +19,9 @@ constexpr std::string_view kStoreOpNames[kStoreOpCount] = {"begin", "commit", "r
 
 std::string_view outcomeName(DeliveryOutcome outcome) {
   static constexpr std::string_view kNames[kDeliveryOutcomeCount] = {
-      "forwarded",   "replayed",  "in_flight",       "mismatch",    "missing_key", "passthrough",
-      "store_error", "app_error", "app_unreachable", "app_timeout", "rejected"};
+      "forwarded",   "replayed",      "in_flight", "mismatch",        "missing_key",
+      "passthrough", "store_error",   "app_error", "app_unreachable", "app_timeout",
+      "rejected",    "commit_failed", "lease_lost"};
   return kNames[static_cast<size_t>(outcome)];
 }
 
@@ -80,15 +81,21 @@ Metrics::Metrics(std::string_view version)
                       .Help("fsyncs the dedup store made (group commit: fewer than commits)")
                       .Register(*registry_)
                       .Add({});
+  store_queue_full_ = &prometheus::BuildCounter()
+                           .Name("dedup_proxy_store_queue_full_total")
+                           .Help("Store operations refused because the store's queue was full")
+                           .Register(*registry_)
+                           .Add({});
 }
 
-void Metrics::syncStoreTotals(uint64_t commits, uint64_t syncs) {
+void Metrics::syncStoreTotals(uint64_t commits, uint64_t syncs, uint64_t queue_full) {
   const auto catch_up = [](prometheus::Counter& counter, uint64_t total) {
     const double behind = static_cast<double>(total) - counter.Value();
     if (behind > 0) counter.Increment(behind);
   };
   catch_up(*store_commits_, commits);
   catch_up(*store_syncs_, syncs);
+  catch_up(*store_queue_full_, queue_full);
 }
 
 RouteMetrics& Metrics::route(const std::string& name) {

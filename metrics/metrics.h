@@ -33,8 +33,10 @@ enum class DeliveryOutcome {
   kAppUnreachable,  // 502
   kAppTimeout,      // 504
   kRejected,        // bad input: malformed, too large, invalid key
+  kCommitFailed,    // the app acknowledged, the commit failed (not durable)
+  kLeaseLost,       // the app acknowledged, another delivery had taken the key over
 };
-inline constexpr size_t kDeliveryOutcomeCount = 11;
+inline constexpr size_t kDeliveryOutcomeCount = 13;
 std::string_view outcomeName(DeliveryOutcome outcome);
 
 enum class StoreOp { kBegin, kCommit, kRelease };
@@ -81,9 +83,10 @@ class Metrics {
   StoreMetrics& store(const std::string& name);
   prometheus::Gauge& connections(std::string_view side);  // "downstream" | "upstream"
   prometheus::Gauge& committedKeys() { return *committed_keys_; }
-  // Brings the store's own cumulative counts (durable commits, fsyncs) into
-  // their counters. Called at scrape time, from one thread.
-  void syncStoreTotals(uint64_t commits, uint64_t syncs);
+  // Brings the store's own cumulative counts (durable commits, fsyncs,
+  // operations refused by a full queue) into their counters. Called at scrape
+  // time, from one thread.
+  void syncStoreTotals(uint64_t commits, uint64_t syncs, uint64_t queue_full = 0);
 
   // Prometheus text exposition format of everything registered.
   std::string serialize() const;
@@ -102,6 +105,7 @@ class Metrics {
   prometheus::Gauge* committed_keys_;
   prometheus::Counter* store_commits_;
   prometheus::Counter* store_syncs_;
+  prometheus::Counter* store_queue_full_;
   std::map<std::string, RouteMetrics> routes_;
   std::map<std::string, StoreMetrics> stores_;
 };

@@ -14,17 +14,18 @@ double secondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-// The key as the app sees it in Dedup-Key: as-is when it is visible ASCII
-// (the common case), otherwise percent-encoded (RFC 3986), so a derived key
-// (CloudEvents source and id, composites) can never break the header.
+// The key as the app sees it in Dedup-Key: visible ASCII as-is, every other
+// byte and '%' itself percent-encoded (RFC 3986), so a derived key (CloudEvents
+// source and id, composites) can never break the header, and two different
+// keys never look the same ("é" is %C3%A9, the text "%C3%A9" is %25C3%25A9).
 std::string headerSafeKey(const std::string& key) {
-  const auto unsafe = [](unsigned char c) { return c < 0x20 || c >= 0x7f; };
+  const auto unsafe = [](unsigned char c) { return c < 0x20 || c >= 0x7f || c == '%'; };
   if (std::none_of(key.begin(), key.end(), unsafe)) return key;
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
   out.reserve(key.size() * 3);
   for (unsigned char c : key) {
-    if (unsafe(c) || c == '%') {
+    if (unsafe(c)) {
       out += '%';
       out += kHex[c >> 4];
       out += kHex[c & 0xf];
@@ -223,16 +224,29 @@ void Delivery::commit(Response app_response) {
         self->holds_lease_ = false;
         self->route_.metrics->inFlight().Decrement();
         if (!outcome.ok()) {
-          // The app did acknowledge: the sender gets its answer. The key is not
-          // remembered, so a later duplicate may reach the app again.
+          // The app did acknowledge, but the key is not durably remembered:
+          // the sender is not told it was done (fail-closed), so it delivers
+          // again, and the app sees a repeat marked with a higher attempt.
           self->context_.store_metrics.error(StoreOp::kCommit);
-          LOG_ERROR("commit failed after the app acknowledged", {"route", self->route_.name},
-                    {"key", self->key_}, {"error", outcome.status().ToString()},
-                    {"answer", std::to_string(response.status)});
-        } else if (*outcome == CommitOutcome::kLeaseLost) {
+          const bool fail_open = self->route_.store_error_forwards;
+          LOG_ERROR(
+              "commit failed after the app acknowledged", {"route", self->route_.name},
+              {"key", self->key_}, {"error", outcome.status().ToString()},
+              {"answer", fail_open ? std::to_string(response.status)
+                                   : std::to_string(self->route_.profile.store_error.status)});
+          self->answer(DeliveryOutcome::kCommitFailed,
+                       fail_open ? std::move(response)
+                                 : profileRetryLater(self->route_.profile.store_error,
+                                                     "the dedup store could not record the answer",
+                                                     std::chrono::seconds(1)));
+          return;
+        }
+        if (*outcome == CommitOutcome::kLeaseLost) {
           self->route_.metrics->leaseLost();
           LOG_WARN("lease lost before commit: another delivery of this key took over",
                    {"route", self->route_.name}, {"key", self->key_});
+          self->answer(DeliveryOutcome::kLeaseLost, std::move(response));
+          return;
         }
         self->answer(DeliveryOutcome::kForwarded, std::move(response));
       });
@@ -247,7 +261,7 @@ void Delivery::releaseAndAnswer(DeliveryOutcome outcome, Response response, bool
   }
   const Clock::time_point started = Clock::now();
   context_.store.release(
-      store_key_, token_,
+      store_key_, token_, route_.ttl,
       [self = shared_from_this(), started, outcome,
        response = std::move(response)](Status status) mutable {
         self->context_.store_metrics.observe(StoreOp::kRelease, secondsSince(started));

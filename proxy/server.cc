@@ -24,6 +24,7 @@ namespace {
 
 constexpr int kExitConfigError = 2;
 constexpr int kExitRuntimeError = 1;
+constexpr int kExitStoreFailed = 3;
 
 // Blocks the stop signals in every thread (workers inherit the mask), so
 // only sigwait() in the main thread ever sees them.
@@ -35,6 +36,20 @@ sigset_t blockStopSignals() {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
   return signals;
+}
+
+// Waits for SIGTERM/SIGINT, checking the store every 100ms. OK: a signal
+// came; otherwise the store's fatal error.
+Status waitForStopOrStoreFailure(const sigset_t& stop_signals, const StoreBackend& store) {
+  const timespec poll{0, 100'000'000};
+  for (;;) {
+    if (Status failure = store.fatalError(); !failure.ok()) return failure;
+    const int signal_number = sigtimedwait(&stop_signals, nullptr, &poll);
+    if (signal_number == SIGTERM || signal_number == SIGINT) {
+      LOG_INFO("stop signal", {"signal", signal_number == SIGINT ? "SIGINT" : "SIGTERM"});
+      return Status::OK();
+    }
+  }
 }
 
 }  // namespace
@@ -67,6 +82,7 @@ int Server::run() {
   store_options.redis_prefix = config_.redis_prefix;
   store_options.redis_connect_timeout = config_.redis_connect_timeout;
   store_options.redis_command_timeout = config_.redis_command_timeout;
+  store_options.store_timeout = config_.store_timeout;
   auto backend = openStore(store_options);
   if (!backend.ok()) {
     LOG_ERROR("cannot open the dedup store", {"store", config_.store},
@@ -97,17 +113,19 @@ int Server::run() {
 
   std::atomic<bool> ready{false};
   AdminKeyApi key_api(store, std::move(scopes), config_.admin_token);
-  AdminServer admin(*admin_fd, {[&] {
-                                  const StoreStats stats = store.stats();
-                                  metrics.syncStoreTotals(stats.commits, stats.syncs);
-                                  process_metrics.update();
-                                  if (stats.committed_keys_estimate >= 0) {
-                                    metrics.committedKeys().Set(
-                                        static_cast<double>(stats.committed_keys_estimate));
-                                  }
-                                  return metrics.serialize();
-                                },
-                                [&] { return ready.load() && store.healthy(); }, &key_api});
+  AdminServer admin(
+      *admin_fd,
+      {[&] {
+         const StoreStats stats = store.stats();
+         metrics.syncStoreTotals(stats.commits, stats.syncs, stats.queue_full);
+         process_metrics.update();
+         if (stats.committed_keys_estimate >= 0) {
+           metrics.committedKeys().Set(static_cast<double>(stats.committed_keys_estimate));
+         }
+         return metrics.serialize();
+       },
+       [&] { return ready.load() && store.healthy(); }, [&] { return store.fatalError().ok(); },
+       &key_api});
   if (Status s = admin.start(); !s.ok()) {
     LOG_ERROR("cannot start the admin server", {"error", s.message()});
     return kExitRuntimeError;
@@ -128,10 +146,15 @@ int Server::run() {
            {"upstream", config_.upstream_text}, {"store", config_.store},
            {"workers", workers_text});
 
-  int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
-
-  LOG_INFO("draining", {"signal", signal_number == SIGINT ? "SIGINT" : "SIGTERM"},
+  // Crash-only recovery: a store that failed for good (a failed fsync, a full
+  // disk) cannot promise anything any more; the process drains and exits
+  // non-zero, and its supervisor starts it again from what is on disk.
+  const Status store_failure = waitForStopOrStoreFailure(stop_signals, store);
+  if (!store_failure.ok()) {
+    LOG_ERROR("dedup store failed: draining, then exiting to restart from what is on disk",
+              {"error", store_failure.ToString()});
+  }
+  LOG_INFO("draining", {"reason", store_failure.ok() ? "signal" : "store failure"},
            {"drain_timeout", std::to_string(config_.drain_timeout.count()) + "ms"});
   ready = false;
   for (auto& worker : workers) worker->drain();
@@ -153,6 +176,7 @@ int Server::run() {
   workers.clear();
   admin.stop();
   ::close(*admin_fd);
+  if (!store_failure.ok()) return kExitStoreFailed;
   if (!closed.ok()) {
     LOG_ERROR("store flush failed at shutdown", {"error", closed.ToString()});
     return kExitRuntimeError;

@@ -126,6 +126,9 @@ Response AdminKeyApi::inspect(const std::string& route, const std::string& scope
       return json(200, body + "\"committed\",\"attempt\":" + std::to_string(state->attempt) +
                            ",\"expires_at_unix_ms\":" + std::to_string(state->expires_at_ms) +
                            ",\"stored_status\":" + std::to_string(state->status) + "}");
+    case KeyState::Kind::kReleased:
+      return json(200, body + "\"released\",\"attempt\":" + std::to_string(state->attempt) +
+                           ",\"expires_at_unix_ms\":" + std::to_string(state->expires_at_ms) + "}");
   }
   return problemResponse(500, "unknown key state");
 }

@@ -72,7 +72,8 @@ void AdminServer::handle(evhttp_request* request) {
     reply(request, response.status, content_type != nullptr ? content_type->c_str() : "text/plain",
           response.body);
   } else if (std::strcmp(path, "/healthz") == 0) {
-    reply(request, 200, "text/plain", "ok\n");
+    const bool alive = !handlers_.alive || handlers_.alive();
+    reply(request, alive ? 200 : 503, "text/plain", alive ? "ok\n" : "dedup store failed\n");
   } else if (std::strcmp(path, "/readyz") == 0) {
     const bool ready = handlers_.ready();
     reply(request, ready ? 200 : 503, "text/plain", ready ? "ready\n" : "not ready\n");

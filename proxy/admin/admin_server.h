@@ -1,6 +1,7 @@
 // AdminServer: the admin port, on its own thread and loop so a slow scrape
 // never delays deliveries. Serves /metrics (Prometheus text format),
-// /healthz (the process is alive), /readyz (ready to take deliveries:
+// /healthz (the process is alive and can recover by itself: 503 once the
+// store failed for good, so a liveness probe restarts it), /readyz (ready to take deliveries:
 // started, not draining, store healthy) and /keys/... (AdminKeyApi).
 // Everything else is 404.
 #pragma once
@@ -23,6 +24,7 @@ class AdminServer {
   struct Handlers {
     std::function<std::string()> metrics;  // exposition text
     std::function<bool()> ready;
+    std::function<bool()> alive;
     AdminKeyApi* keys = nullptr;
   };
 

@@ -65,6 +65,10 @@ struct Config {
   std::string redis_prefix = "dedup:";
   std::chrono::milliseconds redis_connect_timeout{std::chrono::seconds(1)};
   std::chrono::milliseconds redis_command_timeout{std::chrono::seconds(1)};
+  // --store-timeout (default 5s): RocksDB store: each begin, commit (with its
+  // fsync) and release must answer within it, or the delivery gets the
+  // store-error answer and /readyz is 503 until the store answers again
+  std::chrono::milliseconds store_timeout{std::chrono::seconds(5)};
   // --key SPEC|PRESET (default header:Idempotency-Key): a key spec, or a
   // preset name (adapters/preset.h), which also brings the sender's profile
   std::string key = "header:Idempotency-Key";

@@ -125,6 +125,9 @@ std::vector<Setting> makeSettings() {
                  }});
   }
   s.push_back(textSetting("store", "URI", "where keys are remembered", &Config::store));
+  s.push_back(durationSetting("store_timeout",
+                              "rocksdb store: deadline of each operation and fsync",
+                              &Config::store_timeout, false));
   s.push_back(textSetting("redis_prefix", "PREFIX", "redis store: prefix of every key",
                           &Config::redis_prefix));
   s.push_back(durationSetting("redis_connect_timeout", "redis store: connecting may take this long",

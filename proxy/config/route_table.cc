@@ -94,6 +94,17 @@ StatusOr<std::unique_ptr<Route>> buildRoute(const Config& config, const RouteCon
     if (entry->ttl) route->ttl = *entry->ttl;
     if (entry->lease) route->lease = *entry->lease;
   }
+  if (route->lease <= config.upstream_timeout) {
+    // The lease would end while the app may still be working on the first
+    // copy: a redelivery would be forwarded next to it.
+    const std::string lease_key = entry && entry->lease ? where + " lease" : std::string("lease");
+    return Status::InvalidArgument(
+        lease_key + ": " + formatDuration(route->lease) + " is not longer than upstream_timeout " +
+        formatDuration(config.upstream_timeout) +
+        ": a redelivery would reach the app while the first copy may still be there (set it "
+        "above upstream_timeout, e.g. " +
+        formatDuration(config.upstream_timeout + std::chrono::seconds(5)) + ")");
+  }
   route->store_error_forwards = route->profile.store_error_forwards.value_or(
       config.on_store_error == StoreErrorPolicy::kFailOpen);
   return route;

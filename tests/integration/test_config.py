@@ -49,6 +49,17 @@ def test_bad_ttl_is_exit_2_naming_flag_and_value(proxy_bin, tmp_path):
     assert len(lines) <= 3, "a config error should be a short message: %r" % lines
 
 
+@pytest.mark.parametrize("mode", [["--check-config"], []])
+def test_lease_not_longer_than_upstream_timeout_is_exit_2(proxy_bin, tmp_path, mode):
+    result = run_binary(proxy_bin, base_args("http://127.0.0.1:9", tmp_path) +
+                        ["--lease", "10s", "--upstream-timeout", "10s"] + mode)
+    assert result.returncode == 2, result
+    lines = error_lines(result)
+    naming = [line for line in lines
+              if "lease: 10s is not longer than upstream_timeout 10s" in line]
+    assert len(naming) == 1, lines
+
+
 def test_missing_upstream_is_exit_2(proxy_bin, tmp_path):
     result = run_binary(proxy_bin, ["--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0",
                                     "--store", "rocksdb:%s" % (tmp_path / "data")])

@@ -29,13 +29,14 @@ def test_app_error_is_returned_and_key_released(proxy, upstream, status):
     assert failed.header("Content-Type") == "text/plain"
     assert failed.header("Idempotent-Replayed") is None
 
-    # Released: the redelivery is forwarded again, as a fresh first attempt.
+    # Released: the redelivery is forwarded again, marked as the second
+    # attempt (the app saw the first one).
     retried = proxy.deliver(key, BODY)
     assert retried.status == 200, str(retried)
     assert retried.header("Idempotent-Replayed") is None
     record = upstream.key(key)
     assert record["count"] == 2
-    assert record["attempts"] == ["1", "1"]
+    assert record["attempts"] == ["1", "2"]
 
     # Now committed: the next one is a replay of the success.
     replay = proxy.deliver(key, BODY)
@@ -55,7 +56,9 @@ def test_unreachable_app_is_502_and_key_released(make_proxy, upstream, dead_port
     second = proxy.deliver(key, BODY)
     assert second.status == 502, str(second)
 
-    # Same data dir, app now reachable: the key is absent, so attempt 1 goes through.
+    # Same data dir, app now reachable: the key was released twice, and the
+    # count survives the restart (the proxy cannot always tell whether a
+    # request reached the app before the connection failed: it counts it).
     assert proxy.terminate() == 0
     proxy.upstream_url = upstream.url
     proxy.restart()
@@ -64,7 +67,7 @@ def test_unreachable_app_is_502_and_key_released(make_proxy, upstream, dead_port
     assert third.header("Idempotent-Replayed") is None
     record = upstream.key(key)
     assert record["count"] == 1
-    assert record["attempts"] == ["1"]
+    assert record["attempts"] == ["3"]
 
 
 def test_app_closing_without_answer_is_502_and_key_released(proxy, upstream):
@@ -78,7 +81,7 @@ def test_app_closing_without_answer_is_502_and_key_released(proxy, upstream):
     assert retried.header("Idempotent-Replayed") is None
     record = upstream.key(key)
     assert record["count"] == 2
-    assert record["attempts"] == ["1", "1"]
+    assert record["attempts"] == ["1", "2"], "the reset copy may have been processed"
 
 
 def test_slow_app_is_504_and_key_released(make_proxy, upstream):
@@ -98,7 +101,7 @@ def test_slow_app_is_504_and_key_released(make_proxy, upstream):
     assert retried.header("Idempotent-Replayed") is None
     record = upstream.key(key)
     assert record["count"] == 2
-    assert record["attempts"] == ["1", "1"]
+    assert record["attempts"] == ["1", "2"], "the timed-out copy reached the app"
 
 
 def test_sender_hangup_mid_flight_then_redelivery_is_replayed(proxy, upstream):
@@ -162,4 +165,4 @@ def test_sender_hangup_before_app_fails_releases_key(proxy, upstream):
     assert retried.header("Idempotent-Replayed") is None
     record = upstream.key(key)
     assert record["count"] == 2
-    assert request_header(record["headers"][1], "Dedup-Attempt") == "1"
+    assert request_header(record["headers"][1], "Dedup-Attempt") == "2"

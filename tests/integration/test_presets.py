@@ -524,7 +524,7 @@ def test_app_failure_is_passed_on_and_the_redelivery_reaches_the_app(make_proxy,
     assert retried.status == 200 and not retried.replayed, str(retried)
     record = upstream.key(sender.app_key)
     assert record["count"] == 2, "the failed delivery released the key"
-    assert record["attempts"] == ["1", "1"]
+    assert record["attempts"] == ["1", "2"], "the app saw the failed delivery"
 
 
 @pytest.mark.parametrize("sender", SENDERS, ids=str)

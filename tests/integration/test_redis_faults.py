@@ -30,7 +30,8 @@ def test_redis_killed_and_restarted_under_load(make_proxy, upstream, tmp_path, p
     try:
         proxies = [make_proxy("--store", "redis://127.0.0.1:%d" % redis.port,
                               "--redis-command-timeout", "500ms", "--redis-connect-timeout",
-                              "500ms", "--lease", "2s") for _ in range(2)]
+                              "500ms", "--lease", "2s", "--upstream-timeout", "1500ms")
+                   for _ in range(2)]
         pids = [proxy.process.pid for proxy in proxies]
         senders = Senders(proxies, None, threads=6, request_timeout=30).start()
         try:

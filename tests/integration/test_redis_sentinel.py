@@ -46,7 +46,8 @@ def cluster(request, tmp_path):
 def sentinel_proxy(make_proxy, sentinel_ports, name="mymaster", wait_ready=True):
     uri = "redis-sentinel://%s/%s" % (",".join("127.0.0.1:%d" % p for p in sentinel_ports), name)
     return make_proxy("--store", uri, "--redis-command-timeout", "500ms",
-                      "--redis-connect-timeout", "500ms", "--lease", "2s", wait_ready=wait_ready)
+                      "--redis-connect-timeout", "500ms", "--lease", "2s", "--upstream-timeout",
+                      "1500ms", wait_ready=wait_ready)
 
 
 def test_proxy_follows_a_failover_without_restart(make_proxy, upstream, cluster, dead_port):

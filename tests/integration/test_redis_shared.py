@@ -56,8 +56,8 @@ def test_duplicates_across_proxies_reach_the_app_once(make_proxy, upstream, redi
 
 
 def test_sigkill_holding_a_lease_hands_the_key_to_another_proxy(make_proxy, upstream, redis):
-    doomed = shared_proxy(make_proxy, redis, "--lease", "1s")
-    survivor = shared_proxy(make_proxy, redis, "--lease", "1s")
+    doomed = shared_proxy(make_proxy, redis, "--lease", "6s", "--upstream-timeout", "5s")
+    survivor = shared_proxy(make_proxy, redis, "--lease", "6s", "--upstream-timeout", "5s")
     key = "crash-%s" % uuid.uuid4().hex
     in_flight = in_background(doomed.deliver, key, headers={"X-Test-Delay-Ms": "4000"},
                               timeout=30)

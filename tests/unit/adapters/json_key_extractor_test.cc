@@ -8,10 +8,13 @@ TEST(JsonKeyExtractor, TopLevelId) {
            {
                {"string", jsonBody(R"({"id":"evt_1"})"), Kind::kFound, "evt_1"},
                {"escaped string", jsonBody(R"({"id":"a\u00e9\"b"})"), Kind::kFound, "a\xc3\xa9\"b"},
-               {"integer", jsonBody(R"({"id":12345})"), Kind::kFound, "12345"},
-               {"negative integer", jsonBody(R"({"id":-7})"), Kind::kFound, "-7"},
+               {"integer", jsonBody(R"({"id":12345})"), Kind::kFound, "#12345"},
+               {"numeric string differs from the number", jsonBody(R"({"id":"12345"})"),
+                Kind::kFound, "12345"},
+               {"string starting with #", jsonBody(R"({"id":"#12345"})"), Kind::kFound, "##12345"},
+               {"negative integer", jsonBody(R"({"id":-7})"), Kind::kFound, "#-7"},
                {"uint64", jsonBody(R"({"id":18446744073709551615})"), Kind::kFound,
-                "18446744073709551615"},
+                "#18446744073709551615"},
                {"numeric overflow", jsonBody(R"({"id":123456789012345678901234567890})"),
                 Kind::kInvalid, ""},
                {"float", jsonBody(R"({"id":1.5})"), Kind::kInvalid, ""},
@@ -47,7 +50,7 @@ TEST(JsonKeyExtractor, NestedPointers) {
                                "":{"":"empty-names"}})";
   runCases("json:/data/a~1b/m~0n", {{"~1 and ~0", jsonBody(body), Kind::kFound, "deep"}});
   runCases("json:/data/items/0/id", {{"array index", jsonBody(body), Kind::kFound, "first"}});
-  runCases("json:/data/items/1/id", {{"integer in array", jsonBody(body), Kind::kFound, "2"}});
+  runCases("json:/data/items/1/id", {{"integer in array", jsonBody(body), Kind::kFound, "#2"}});
   runCases("json:/data/items/2/id", {{"index out of range", jsonBody(body), Kind::kMissing, ""}});
   runCases("json:/data/items/-", {{"dash index", jsonBody(body), Kind::kMissing, ""}});
   runCases("json:/data/items/01", {{"leading zero", jsonBody(body), Kind::kMissing, ""}});

@@ -39,6 +39,8 @@ TEST(RocksDbRecordTest, RecordsRoundTrip) {
       committed(1'700'000'000'000, "application/json", "{\"ok\":true}", fingerprintOf(7)),
       committed(std::numeric_limits<int64_t>::max(), "text/plain", std::string("a\0b\xff", 4)),
       committed(-1, std::string(70000, 'c'), std::string(1 << 20, 'x')),
+      ReleasedRecord{0, 1},
+      ReleasedRecord{std::numeric_limits<int64_t>::max(), std::numeric_limits<uint32_t>::max()},
   };
   for (size_t i = 0; i < cases.size(); ++i) {
     SCOPED_TRACE(i);
@@ -58,6 +60,19 @@ TEST(RocksDbRecordTest, LeaseLayoutIsLittleEndianFixedWidth) {
   want += std::string(32, '\xee');
   want += std::string("\x28\x27\x26\x25\x24\x23\x22\x21", 8);
   EXPECT_EQ(bytes, want);
+}
+
+TEST(RocksDbRecordTest, ReleasedLayoutIsLittleEndianFixedWidth) {
+  const std::string bytes = encodeRecord(ReleasedRecord{0x2122232425262728, 0x01020304});
+  std::string want;
+  want += '\x03';
+  want += std::string("\x28\x27\x26\x25\x24\x23\x22\x21", 8);
+  want += std::string("\x04\x03\x02\x01", 4);
+  EXPECT_EQ(bytes, want);
+  for (size_t size = 0; size < bytes.size(); ++size) {
+    EXPECT_FALSE(decodeRecord(bytes.substr(0, size)).ok()) << size;
+  }
+  EXPECT_FALSE(decodeRecord(bytes + "x").ok());
 }
 
 TEST(RocksDbRecordTest, CommittedLayoutIsLittleEndianFixedWidth) {
@@ -134,6 +149,8 @@ TEST(RocksDbRecordTest, DroppableRecords) {
       {"lease within horizon", encodeRecord(LeaseRecord{1, 1, {}, now - 999}), false},
       {"lease past horizon", encodeRecord(LeaseRecord{1, 1, {}, now - 1000}), true},
       {"lease far in the future", encodeRecord(LeaseRecord{1, 1, {}, INT64_MAX}), false},
+      {"released expired", encodeRecord(ReleasedRecord{now, 2}), true},
+      {"released live", encodeRecord(ReleasedRecord{now + 1, 2}), false},
       {"corrupt is kept", "\x02short", false},
       {"empty is kept", "", false},
   };
@@ -169,6 +186,8 @@ TEST_F(KeyStateTest, BeginDecisions) {
   const StoredRecord stored_live = committed(now.wall_ms + 1, "t", "b", fingerprintOf(9));
   const StoredRecord stored_unfingerprinted = committed(now.wall_ms + 1, "t", "b");
   const StoredRecord stored_expired = committed(now.wall_ms, "t", "b", fingerprintOf(9));
+  const StoredRecord released_live = ReleasedRecord{now.wall_ms + 1, 2};
+  const StoredRecord released_expired = ReleasedRecord{now.wall_ms, 2};
 
   const struct {
     const char* name;
@@ -190,6 +209,13 @@ TEST_F(KeyStateTest, BeginDecisions) {
       {"fingerprints differ", nullptr, &stored_live, fingerprintOf(2), Outcome::kMismatch, 0},
       {"committed but expired is absent", nullptr, &stored_expired, fingerprintOf(2), Outcome::kNew,
        1},
+      {"released counts the attempts that reached the app",
+       nullptr,
+       &released_live,
+       {},
+       Outcome::kNew,
+       3},
+      {"released but expired is absent", nullptr, &released_expired, {}, Outcome::kNew, 1},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);
@@ -267,11 +293,16 @@ TEST_F(KeyStateTest, CommitTtlSaturates) {
   EXPECT_EQ(d.record->expires_at_ms, std::numeric_limits<int64_t>::max());
 }
 
-TEST_F(KeyStateTest, ReleaseDecisions) {
-  const LeaseEntry live = lease(7, milliseconds(10));
-  EXPECT_TRUE(decideRelease(&live, 7));
-  EXPECT_FALSE(decideRelease(&live, 8));
-  EXPECT_FALSE(decideRelease(nullptr, 7));
+TEST_F(KeyStateTest, ReleaseKeepsTheAttemptCountForTheTtl) {
+  const LeaseEntry live = lease(7, milliseconds(10), 4);
+  const std::optional<ReleasedRecord> released =
+      decideRelease(&live, 7, milliseconds(60000), now.wall_ms);
+  ASSERT_TRUE(released.has_value());
+  EXPECT_EQ(*released, (ReleasedRecord{now.wall_ms + 60000, 4}));
+  EXPECT_FALSE(decideRelease(&live, 8, milliseconds(60000), now.wall_ms)) << "wrong token";
+  EXPECT_FALSE(decideRelease(nullptr, 7, milliseconds(60000), now.wall_ms)) << "no lease";
+  EXPECT_EQ(decideRelease(&live, 7, milliseconds(INT64_MAX), now.wall_ms)->expires_at_ms, INT64_MAX)
+      << "saturates";
 }
 
 TEST(TokenSourceTest, IncrementsAndSkipsZero) {

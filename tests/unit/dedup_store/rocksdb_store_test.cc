@@ -97,7 +97,7 @@ TEST_F(RocksDbStoreTest, DifferentPayloadIsMismatch) {
       << "an unfingerprinted request cannot mismatch";
 }
 
-TEST_F(RocksDbStoreTest, ReleaseMakesTheKeyNewAgain) {
+TEST_F(RocksDbStoreTest, ReleaseKeepsTheAttemptCount) {
   const BeginRequest request = beginRequest("k");
   const BeginResult first = beginOk(request);
   ASSERT_EQ(first.outcome, Outcome::kNew);
@@ -105,11 +105,21 @@ TEST_F(RocksDbStoreTest, ReleaseMakesTheKeyNewAgain) {
   EXPECT_TRUE(await(worker->release(request.key, first.token + 1)).ok()) << "wrong token: no-op";
   EXPECT_EQ(beginOk(request).outcome, Outcome::kInFlight);
 
-  EXPECT_TRUE(await(worker->release(request.key, first.token)).ok());
+  EXPECT_TRUE(await(worker->release(request.key, first.token, std::chrono::minutes(1))).ok());
   const BeginResult again = beginOk(request);
   EXPECT_EQ(again.outcome, Outcome::kNew);
-  EXPECT_EQ(again.attempt, 1u);
+  EXPECT_EQ(again.attempt, 2u) << "the first attempt reached the app (or may have)";
   EXPECT_NE(again.token, first.token);
+
+  // Released again, the count survives a restart, until the TTL ends.
+  EXPECT_TRUE(await(worker->release(request.key, again.token, std::chrono::minutes(1))).ok());
+  close();
+  open();
+  const BeginResult third = beginOk(request);
+  EXPECT_EQ(third.attempt, 3u);
+  EXPECT_TRUE(await(worker->release(request.key, third.token, std::chrono::minutes(1))).ok());
+  clock.advance(std::chrono::minutes(1));
+  EXPECT_EQ(beginOk(request).attempt, 1u) << "past the TTL the key is absent";
 }
 
 TEST_F(RocksDbStoreTest, LiveLeaseIsInFlight) {
@@ -324,6 +334,12 @@ TEST_F(RocksDbStoreTest, InspectShowsEachStateAndForgetMakesACommittedKeyNewAgai
   const BeginResult again = beginOk(request);
   EXPECT_EQ(again.outcome, Outcome::kNew);
   EXPECT_EQ(again.attempt, 1u);
+
+  ASSERT_TRUE(await(worker->release(request.key, again.token, milliseconds(60000))).ok());
+  const KeyState released = *inspectKey(*worker, request.key);
+  EXPECT_EQ(released.kind, KeyState::Kind::kReleased);
+  EXPECT_EQ(released.attempt, 1u);
+  EXPECT_EQ(released.expires_at_ms, clock.now() + 60000);
 }
 
 }  // namespace

@@ -34,11 +34,14 @@ class FakeStore : public DedupStore {
               std::chrono::milliseconds, CommitCallback done) override {
     calls.push_back({"commit", key, token, std::move(response), nullptr, std::move(done), nullptr});
   }
-  void release(const StoreKey& key, LeaseToken token, ReleaseCallback done) override {
+  void release(const StoreKey& key, LeaseToken token, std::chrono::milliseconds ttl,
+               ReleaseCallback done) override {
+    release_ttls.push_back(ttl);
     calls.push_back({"release", key, token, {}, nullptr, nullptr, std::move(done)});
   }
   std::deque<Call> calls;
   std::vector<Fingerprint> fingerprints;
+  std::vector<std::chrono::milliseconds> release_ttls;
 };
 
 class FakeUpstream : public Upstream {
@@ -307,6 +310,30 @@ TEST_F(DeliveryTest, DerivedKeysArePercentEncodedInTheDedupKeyHeader) {
   EXPECT_EQ(*upstream_.requests[0].headers.find("Dedup-Key"), "/orders%25%0A42");
 }
 
+TEST_F(DeliveryTest, PercentIsAlwaysEncodedSoDifferentKeysNeverLookTheSame) {
+  route_.extractor = std::move(makeKeyExtractor("json:/id").value());
+  const struct {
+    std::string body;
+    std::string header;
+  } cases[] = {
+      {R"({"id":"plain-42"})", "plain-42"}, {R"({"id":"\u00e9"})", "%C3%A9"},
+      {R"({"id":"%C3%A9"})", "%25C3%25A9"},  // visible ASCII, but a '%' alone must not pass as-is
+      {R"({"id":"100%"})", "100%25"},       {R"({"id":123})", "#123"},
+      {R"({"id":"123"})", "123"},
+  };
+  for (size_t i = 0; i < std::size(cases); ++i) {
+    SCOPED_TRACE(cases[i].body);
+    deliver(post("", cases[i].body));
+    ASSERT_EQ(store_.calls.size(), 1u);
+    store_.calls[0].begin_done(began(BeginResult::Outcome::kNew));
+    ASSERT_EQ(upstream_.requests.size(), 1u);
+    EXPECT_EQ(*upstream_.requests[0].headers.find("Dedup-Key"), cases[i].header);
+    store_.calls.clear();
+    upstream_.requests.clear();
+    upstream_.pending.clear();
+  }
+}
+
 TEST_F(DeliveryTest, SenderHangingUpDoesNotStopTheCommit) {
   deliver(post("k1"));
   store_.calls[0].begin_done(began(BeginResult::Outcome::kNew));
@@ -327,6 +354,42 @@ TEST_F(DeliveryTest, LostLeaseIsCountedAndTheAppsAnswerStillGoesOut) {
   const std::string text = metrics_.serialize();
   EXPECT_NE(text.find("dedup_proxy_lease_lost_total{route=\"default\"} 1"), std::string::npos);
   EXPECT_NE(text.find("dedup_proxy_leases_expired_total{route=\"default\"} 1"), std::string::npos);
+  EXPECT_EQ(outcomeCount("lease_lost"), 1);
+  EXPECT_EQ(outcomeCount("forwarded"), 0) << "a lost lease is not a clean forward";
+}
+
+TEST_F(DeliveryTest, FailedCommitIsAStoreErrorAnswerNeverAnAck) {
+  deliver(post("k1"));
+  store_.calls[0].begin_done(began(BeginResult::Outcome::kNew));
+  upstream_.answer(200, "ok");
+  ASSERT_EQ(store_.calls.size(), 2u);
+  store_.calls[1].commit_done(Status::IOError("rocksdb wal sync: EIO"));
+  EXPECT_EQ(onlyResponse().status, 503) << "the commit is not durable: the sender must retry";
+  EXPECT_NE(onlyResponse().headers.find("Retry-After"), nullptr);
+  EXPECT_EQ(outcomeCount("commit_failed"), 1);
+  EXPECT_EQ(outcomeCount("forwarded"), 0);
+  EXPECT_NE(
+      metrics_.serialize().find("dedup_proxy_store_errors_total{op=\"commit\",store=\"fake\"} 1"),
+      std::string::npos);
+}
+
+TEST_F(DeliveryTest, FailedCommitOnAFailOpenRouteGivesTheAppsAnswer) {
+  route_.store_error_forwards = true;
+  deliver(post("k1"));
+  store_.calls[0].begin_done(began(BeginResult::Outcome::kNew));
+  upstream_.answer(200, "ok");
+  store_.calls[1].commit_done(Status::Timeout("dedup store commit took longer than 5000ms"));
+  EXPECT_EQ(onlyResponse().status, 200);
+  EXPECT_EQ(outcomeCount("commit_failed"), 1);
+}
+
+TEST_F(DeliveryTest, ReleaseKeepsTheAttemptCountForTheRoutesTtl) {
+  route_.ttl = std::chrono::hours(3);
+  deliver(post("k1"));
+  store_.calls[0].begin_done(began(BeginResult::Outcome::kNew));
+  upstream_.answer(503, "busy");
+  ASSERT_EQ(store_.release_ttls.size(), 1u);
+  EXPECT_EQ(store_.release_ttls[0], std::chrono::hours(3));
 }
 
 TEST_F(DeliveryTest, BodiesOverTheLimitAreCommittedWithoutBody) {

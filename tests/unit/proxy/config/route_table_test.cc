@@ -130,6 +130,30 @@ TEST(RouteTable, BuildErrorsNameTheRouteAndTheValue) {
   EXPECT_NE(bad_key.status().message().find("routes (b) key"), std::string::npos);
 }
 
+TEST(RouteTable, ALeaseNotLongerThanTheUpstreamTimeoutIsRefused) {
+  Config config = configWith("- {name: short, lease: 30s}");
+  config.upstream_timeout = std::chrono::seconds(30);
+  auto refused = buildRoutes(config);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("routes (short) lease: 30s is not longer than "
+                                            "upstream_timeout 30s"),
+            std::string::npos)
+      << refused.status().message();
+
+  Config top;
+  top.lease = std::chrono::seconds(10);
+  top.upstream_timeout = std::chrono::seconds(20);
+  auto top_refused = buildRoutes(top);
+  ASSERT_FALSE(top_refused.ok());
+  EXPECT_EQ(top_refused.status().message().rfind("lease: 10s", 0), 0u)
+      << top_refused.status().message();
+
+  top.lease = std::chrono::seconds(21);
+  EXPECT_TRUE(buildRoutes(top).ok());
+  EXPECT_TRUE(buildRoutes(Config{}).ok()) << "the default lease is upstream_timeout + 5s";
+}
+
 TEST(RouteTable, WarnsWhenTheTtlEndsBeforeTheSenderStopsRetrying) {
   Config config = configWith(R"(
 - {name: stripe, preset: stripe, ttl: 24h}
