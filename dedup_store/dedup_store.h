@@ -84,9 +84,9 @@ enum class CommitOutcome {
 
 // What the admin API shows of one key.
 struct KeyState {
-  enum class Kind { kAbsent, kInFlight, kCommitted };
+  enum class Kind { kAbsent, kInFlight, kCommitted, kReleased };
   Kind kind = Kind::kAbsent;
-  uint32_t attempt = 0;                     // kInFlight, kCommitted
+  uint32_t attempt = 0;                     // kInFlight, kCommitted; kReleased: the count kept
   std::chrono::milliseconds lease_left{0};  // kInFlight (0: expired or left by a dead process)
   int64_t expires_at_ms = 0;                // kCommitted: Unix time in ms
   int status = 0;                           // kCommitted: the stored answer's status
@@ -114,8 +114,10 @@ class DedupStore {
   // in flight with `token` → committed for `ttl`, durable before `done` runs.
   virtual void commit(const StoreKey& key, LeaseToken token, StoredResponse response,
                       std::chrono::milliseconds ttl, CommitCallback done) = 0;
-  // in flight with `token` → absent.
-  virtual void release(const StoreKey& key, LeaseToken token, ReleaseCallback done) = 0;
+  // in flight with `token` → released: the attempt count is kept for `ttl`, so the
+  // next begin is kNew with attempt + 1 (DESIGN.md "released").
+  virtual void release(const StoreKey& key, LeaseToken token, std::chrono::milliseconds ttl,
+                       ReleaseCallback done) = 0;
 
   // A committed key's stored answer when the store can give it at once from
   // durable state, without waiting (nothing blocks); nullopt: ask begin(),

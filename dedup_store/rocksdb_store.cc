@@ -146,7 +146,9 @@ class RocksDbDedupStore final : public DedupStore {
     queue_.push(StoreOp{channel_, ForgetOp{key, std::move(done)}});
   }
 
-  void release(const StoreKey& key, LeaseToken token, ReleaseCallback done) override {
+  void release(const StoreKey& key, LeaseToken token, std::chrono::milliseconds ttl,
+               ReleaseCallback done) override {
+    (void)ttl;  // the released state is not kept here yet: the key becomes absent
     queue_.push(StoreOp{channel_, ReleaseOp{key, token, std::move(done)}});
   }
 

@@ -247,7 +247,7 @@ void Delivery::releaseAndAnswer(DeliveryOutcome outcome, Response response, bool
   }
   const Clock::time_point started = Clock::now();
   context_.store.release(
-      store_key_, token_,
+      store_key_, token_, route_.ttl,
       [self = shared_from_this(), started, outcome,
        response = std::move(response)](Status status) mutable {
         self->context_.store_metrics.observe(StoreOp::kRelease, secondsSince(started));

@@ -124,3 +124,78 @@ class Sentinel:
         if self.process and self.process.poll() is None:
             self.process.kill()
             self.process.wait(timeout=10)
+
+
+class RedisClusterNode(Redis):
+    """One node of a Redis Cluster (its own dir for nodes.conf)."""
+
+    def __init__(self, directory, node_timeout_ms):
+        super().__init__(directory)
+        self.node_timeout_ms = node_timeout_ms
+
+    def command(self):
+        return super().command() + [
+            "--cluster-enabled", "yes",
+            "--cluster-config-file", str(self.directory / "nodes.conf"),
+            "--cluster-node-timeout", str(self.node_timeout_ms),
+            # A replica takes over whatever its data's age (the tests kill
+            # masters on purpose, right after writes).
+            "--cluster-replica-validity-factor", "0",
+        ]
+
+    def role(self):
+        return self.info("replication").get("role")
+
+    def myid(self):
+        return self.cli("CLUSTER", "MYID")
+
+
+class RedisCluster:
+    """`masters` masters with one replica each, made by redis-cli --cluster
+    create, on free loopback ports in `directory`."""
+
+    def __init__(self, directory, masters=3, node_timeout_ms=1000):
+        self.nodes = [RedisClusterNode(directory / ("node%d" % i), node_timeout_ms)
+                      for i in range(masters * 2)]
+
+    def start(self):
+        for node in self.nodes:
+            node.start()
+        addresses = ["127.0.0.1:%d" % node.port for node in self.nodes]
+        done = subprocess.run(["redis-cli", "--cluster", "create", *addresses,
+                               "--cluster-replicas", "1", "--cluster-yes"],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stdout + done.stderr
+        wait_until(self.ok, 30, message="the cluster to report cluster_state:ok everywhere")
+        return self
+
+    def ok(self):
+        running = [node for node in self.nodes if node.running()]
+        return all(node.info("cluster").get("cluster_enabled") == "1" and
+                   "cluster_state:ok" in node.cli("CLUSTER", "INFO") for node in running)
+
+    def masters(self):
+        return [node for node in self.nodes if node.running() and node.role() == "master"]
+
+    def seeds(self, first_dead_port=None):
+        ports = ([first_dead_port] if first_dead_port else []) + [n.port for n in self.nodes]
+        return "redis-cluster://" + ",".join("127.0.0.1:%d" % port for port in ports)
+
+    def node_of_slot(self, slot):
+        for node in self.masters():
+            for line in node.cli("CLUSTER", "NODES").splitlines():
+                fields = line.split()
+                if "myself" not in fields[2]:
+                    continue
+                for part in fields[8:]:
+                    first, _, last = part.partition("-")
+                    if first.isdigit() and int(first) <= slot <= int(last or first):
+                        return node
+        return None
+
+    def count_keys(self, pattern):
+        return sum(node.count_keys(pattern) for node in self.masters())
+
+    def kill(self):
+        for node in self.nodes:
+            node.kill()

@@ -121,7 +121,7 @@ TEST(RocksDbStoreConcurrencyTest, OperationsQueuedTogetherSeeEachOthersWrites) {
                     std::chrono::hours(1), [](StatusOr<CommitOutcome>) {});
       store->begin(committed, worker.checked<StatusOr<BeginResult>>(
                                   [&](StatusOr<BeginResult> r) { after_commit.set_value(r); }));
-      store->release(released.key, lease2->token, [](Status) {});
+      store->release(released.key, lease2->token, std::chrono::hours(1), [](Status) {});
       store->begin(released, worker.checked<StatusOr<BeginResult>>(
                                  [&](StatusOr<BeginResult> r) { after_release.set_value(r); }));
     });
@@ -213,7 +213,7 @@ TEST(RocksDbStoreConcurrencyTest, CloseCompletesEveryQueuedOperationOnce) {
         const int index = w * kOpsEach + i;
         const BeginRequest request = beginRequest("k" + std::to_string(index));
         if (i % 3 == 2) {  // a release of a lease nobody holds: a no-op, still answered
-          store->release(request.key, 12345,
+          store->release(request.key, 12345, std::chrono::hours(1),
                          workers[w]->checked<Status>([&, index](Status s) { count(index, s); }));
         } else {
           store->begin(request,

@@ -75,10 +75,11 @@ std::future<StatusOr<CommitOutcome>> LoopWorker::commit(const StoreKey& key, Lea
   return promise->get_future();
 }
 
-std::future<Status> LoopWorker::release(const StoreKey& key, LeaseToken token) {
+std::future<Status> LoopWorker::release(const StoreKey& key, LeaseToken token,
+                                        std::chrono::milliseconds ttl) {
   auto promise = std::make_shared<std::promise<Status>>();
   run([&](std::unique_ptr<DedupStore>& store) {
-    store->release(key, token,
+    store->release(key, token, ttl,
                    checked<Status>([promise](Status s) { promise->set_value(std::move(s)); }));
   });
   return promise->get_future();

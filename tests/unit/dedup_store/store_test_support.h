@@ -64,7 +64,8 @@ class LoopWorker {
   std::future<StatusOr<CommitOutcome>> commit(const StoreKey& key, LeaseToken token,
                                               const StoredResponse& response,
                                               std::chrono::milliseconds ttl);
-  std::future<Status> release(const StoreKey& key, LeaseToken token);
+  std::future<Status> release(const StoreKey& key, LeaseToken token,
+                              std::chrono::milliseconds ttl = std::chrono::hours(1));
 
   // Runs `fn` on the loop's thread with the worker's store (null once
   // destroyStore() ran) and waits for it to return.

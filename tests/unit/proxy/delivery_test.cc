@@ -34,7 +34,8 @@ class FakeStore : public DedupStore {
               std::chrono::milliseconds, CommitCallback done) override {
     calls.push_back({"commit", key, token, std::move(response), nullptr, std::move(done), nullptr});
   }
-  void release(const StoreKey& key, LeaseToken token, ReleaseCallback done) override {
+  void release(const StoreKey& key, LeaseToken token, std::chrono::milliseconds,
+               ReleaseCallback done) override {
     calls.push_back({"release", key, token, {}, nullptr, nullptr, std::move(done)});
   }
   std::deque<Call> calls;
