@@ -3,6 +3,7 @@ test's temp dir: a redis-server (optionally persistent, optionally a replica)
 and a Redis Sentinel (Debian's redis-sentinel, else redis-server --sentinel,
 the same program). Every wait polls; nothing sleeps to synchronise."""
 
+import random
 import shutil
 import socket
 import subprocess
@@ -126,11 +127,27 @@ class Sentinel:
             self.process.wait(timeout=10)
 
 
+def free_cluster_port():
+    """A free port whose cluster bus port (port + 10000) is free too."""
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(20000, 50000)
+        try:
+            with socket.socket() as one, socket.socket() as bus:
+                one.bind(("127.0.0.1", port))
+                bus.bind(("127.0.0.1", port + 10000))
+                return port
+        except OSError:
+            continue
+    raise AssertionError("no free port pair for a cluster node")
+
+
 class RedisClusterNode(Redis):
     """One node of a Redis Cluster (its own dir for nodes.conf)."""
 
     def __init__(self, directory, node_timeout_ms):
         super().__init__(directory)
+        self.port = free_cluster_port()
         self.node_timeout_ms = node_timeout_ms
 
     def command(self):
