@@ -147,8 +147,7 @@ TEST(ClusterShardsTest, ReadsTheOnlineMasterOfEachShard) {
 
 TEST(ClusterShardsTest, AShardWithoutAHealthyMasterLeavesAHole) {
   Replies r;
-  redisReply* reply = r.arr({r.arr({r.str("slots"), r.arr({r.num(0), r.num(16383)}),
-                                    r.str("nodes"),
+  redisReply* reply = r.arr({r.arr({r.str("slots"), r.arr({r.num(0), r.num(16383)}), r.str("nodes"),
                                     r.arr({node(r, "h", 1, "master", "failed")})})});
   StatusOr<ClusterSlotMap> map = parseClusterShards(reply, "");
   ASSERT_TRUE(map.ok());
@@ -160,14 +159,14 @@ TEST(ClusterShardsTest, RejectsOtherShapes) {
   Replies r;
   EXPECT_FALSE(parseClusterShards(r.err("ERR"), "").ok());
   EXPECT_FALSE(parseClusterShards(r.arr({r.num(1)}), "").ok());
-  EXPECT_FALSE(parseClusterShards(r.arr({r.arr({r.str("slots"), r.arr({r.num(0)}),
-                                                r.str("nodes"), r.arr({})})}),
-                                  "")
-                   .ok());
-  EXPECT_FALSE(parseClusterShards(r.arr({r.arr({r.str("slots"), r.arr({r.num(0), r.num(99999)}),
-                                                r.str("nodes"),
-                                                r.arr({node(r, "h", 1, "master", "online")})})}),
-                                  "")
+  EXPECT_FALSE(
+      parseClusterShards(
+          r.arr({r.arr({r.str("slots"), r.arr({r.num(0)}), r.str("nodes"), r.arr({})})}), "")
+          .ok());
+  EXPECT_FALSE(parseClusterShards(
+                   r.arr({r.arr({r.str("slots"), r.arr({r.num(0), r.num(99999)}), r.str("nodes"),
+                                 r.arr({node(r, "h", 1, "master", "online")})})}),
+                   "")
                    .ok());
 }
 

@@ -3,7 +3,6 @@
 // "The key's life", races between workers, TTL expiry, NOSCRIPT, a dying and
 // returning server, AUTH, and memory per committed key.
 #include "dedup_store/redis_store.h"
-#include "dedup_store/redis_worker_store.h"
 
 #include <gtest/gtest.h>
 #include <hiredis/hiredis.h>
@@ -20,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "dedup_store/redis_worker_store.h"
 #include "store_test_support.h"
 
 extern char** environ;
@@ -197,6 +197,7 @@ class RedisStoreTest : public ::testing::Test {
     options.port = server->port();
     options.username = username;
     options.password = password;
+    options.db = db;
     options.command_timeout = command_timeout;
     options.connect_timeout = milliseconds(5000);
     StatusOr<StoreBackendPtr> opened = openRedisStore(options);
@@ -224,6 +225,7 @@ class RedisStoreTest : public ::testing::Test {
   }
 
   std::string username, password;
+  int db = 0;
   milliseconds command_timeout{5000};  // generous: sanitizer builds on busy CI
   std::unique_ptr<RedisServer> server;
   StoreBackendPtr backend;
@@ -522,6 +524,26 @@ TEST_F(RedisStoreAuthTest, PasswordAndAclUser) {
   StatusOr<BeginResult> r = await(worker->begin(beginRequest("a")));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), Status::Code::kUnavailable) << r.status().ToString();
+  EXPECT_FALSE(backend->healthy());
+}
+
+// The handshake must succeed before any command is sent: a failed SELECT
+// fails the operations queued behind it, they never run in database 0.
+TEST_F(RedisStoreTest, FailedSelectFailsTheQueuedOperations) {
+  worker.reset();
+  backend.reset();
+  db = 99;  // redis-server has 16 databases by default
+  open();
+  std::vector<std::future<StatusOr<BeginResult>>> begins;
+  for (int i = 0; i < 5; ++i)
+    begins.push_back(worker->begin(beginRequest("s" + std::to_string(i))));
+  for (auto& begin : begins) {
+    StatusOr<BeginResult> r = await(std::move(begin));
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), Status::Code::kUnavailable) << r.status().ToString();
+    EXPECT_NE(r.status().message().find("SELECT"), std::string::npos) << r.status().ToString();
+  }
+  EXPECT_EQ(server->command({"DBSIZE"}), "0") << "nothing ran in database 0";
   EXPECT_FALSE(backend->healthy());
 }
 
