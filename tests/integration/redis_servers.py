@@ -7,6 +7,7 @@ import random
 import shutil
 import socket
 import subprocess
+import threading
 
 from harness import wait_until
 
@@ -216,3 +217,89 @@ class RedisCluster:
     def kill(self):
         for node in self.nodes:
             node.kill()
+
+
+class FakeClusterNode:
+    """A scripted stand-in for a Redis Cluster node that claims every slot
+    and answers each EVALSHA with `script_answer` (a RESP error line such as
+    "MOVED 1 127.0.0.1:PORT", where PORT is its own port). Enough of the
+    protocol for the proxy's handshake and slot-map query. Counts EVALSHAs."""
+
+    def __init__(self, script_answer):
+        self.script_answer = script_answer
+        self.evalsha = 0
+        self.asking = 0
+        self.lock = threading.Lock()
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    @staticmethod
+    def _bulk(text):
+        data = text.encode()
+        return b"$%d\r\n%s\r\n" % (len(data), data)
+
+    def _shards(self):
+        node = [b"id", b"0" * 40, b"port", self.port, b"ip", b"127.0.0.1", b"role", b"master",
+                b"health", b"online"]
+        def encode(value):
+            if isinstance(value, int):
+                return b":%d\r\n" % value
+            if isinstance(value, list):
+                return b"*%d\r\n" % len(value) + b"".join(encode(v) for v in value)
+            return b"$%d\r\n%s\r\n" % (len(value), value)
+        return encode([[b"slots", [0, 16383], b"nodes", [node]]])
+
+    def _serve(self, conn):
+        reader = conn.makefile("rb")
+        try:
+            while True:
+                line = reader.readline()
+                if not line:
+                    return
+                count = int(line[1:])
+                args = []
+                for _ in range(count):
+                    size = int(reader.readline()[1:])
+                    args.append(reader.read(size + 2)[:-2])
+                name = args[0].upper()
+                if name == b"EVALSHA":
+                    with self.lock:
+                        self.evalsha += 1
+                    reply = b"-" + self.script_answer.replace(
+                        "PORT", str(self.port)).encode() + b"\r\n"
+                elif name == b"ASKING":
+                    with self.lock:
+                        self.asking += 1
+                    reply = b"+OK\r\n"
+                elif name == b"INFO":
+                    reply = self._bulk("# Server\r\nredis_version:7.0.15\r\n")
+                elif name == b"SCRIPT":
+                    reply = self._bulk("0" * 40)
+                elif name == b"CLUSTER":
+                    reply = self._shards()
+                elif name == b"PING":
+                    reply = b"+PONG\r\n"
+                else:
+                    reply = b"+OK\r\n"
+                conn.sendall(reply)
+        except (OSError, ValueError):
+            return
+        finally:
+            conn.close()
+
+    def count(self):
+        with self.lock:
+            return self.evalsha
+
+    def kill(self):
+        self.server.close()

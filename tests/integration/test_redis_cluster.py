@@ -14,7 +14,7 @@ import uuid
 import pytest
 
 from harness import in_background, request_header, wait_until
-from redis_servers import MISSING, REDIS_SERVER, RedisCluster
+from redis_servers import MISSING, REDIS_SERVER, FakeClusterNode, RedisCluster
 from senders import Senders
 
 pytestmark = pytest.mark.skipif(REDIS_SERVER is None, reason=MISSING)
@@ -156,3 +156,38 @@ def test_live_holder_keeps_its_lease_while_the_app_is_slow(make_proxy, upstream,
     assert first.result(timeout=30).status == 200
     assert other.deliver(key).replayed
     assert upstream.key(key)["count"] == 1
+
+
+@pytest.mark.parametrize("answer, most", [("MOVED 42 127.0.0.1:PORT", 6),
+                                          ("ASK 42 127.0.0.1:PORT", 6)])
+def test_a_redirection_loop_is_cut_with_a_store_error(make_proxy, upstream, answer, most):
+    node = FakeClusterNode(answer)
+    try:
+        proxy = make_proxy("--store", "redis-cluster://127.0.0.1:%d" % node.port,
+                           "--redis-command-timeout", "1s")
+        started = time.monotonic()
+        reply = proxy.deliver("loop-%s" % uuid.uuid4().hex)
+        assert reply.status == 503 and reply.header("Retry-After"), str(reply)
+        assert time.monotonic() - started < 1.0, "cut by the hop limit, not the deadline"
+        assert node.count() == most, "the first try and 5 redirections"
+        assert upstream.stats()["received"] == 0
+    finally:
+        node.kill()
+
+
+@pytest.mark.parametrize("answer", ["TRYAGAIN Multiple keys request during rehashing of slot",
+                                    "CLUSTERDOWN The cluster is down"])
+def test_tryagain_and_clusterdown_retry_until_the_deadline(make_proxy, upstream, answer):
+    node = FakeClusterNode(answer)
+    try:
+        proxy = make_proxy("--store", "redis-cluster://127.0.0.1:%d" % node.port,
+                           "--redis-command-timeout", "1s")
+        started = time.monotonic()
+        reply = proxy.deliver("busy-%s" % uuid.uuid4().hex)
+        took = time.monotonic() - started
+        assert reply.status == 503, str(reply)
+        assert 0.5 <= took < 3, took
+        assert node.count() >= 4, "retried with backoff within the command timeout"
+        assert upstream.stats()["received"] == 0
+    finally:
+        node.kill()
