@@ -225,8 +225,13 @@ class FakeClusterNode:
     "MOVED 1 127.0.0.1:PORT", where PORT is its own port). Enough of the
     protocol for the proxy's handshake and slot-map query. Counts EVALSHAs."""
 
-    def __init__(self, script_answer):
+    def __init__(self, script_answer=None, slots_only=False):
+        # script_answer None: EVALSHA answers as begin (a new lease) or
+        # commit (committed) would, told apart by their argument counts.
+        # slots_only: CLUSTER SHARDS is unknown (Redis 6), CLUSTER SLOTS works.
         self.script_answer = script_answer
+        self.slots_only = slots_only
+        self.slots_asked = 0
         self.evalsha = 0
         self.asking = 0
         self.lock = threading.Lock()
@@ -275,8 +280,11 @@ class FakeClusterNode:
                 if name == b"EVALSHA":
                     with self.lock:
                         self.evalsha += 1
-                    reply = b"-" + self.script_answer.replace(
-                        "PORT", str(self.port)).encode() + b"\r\n"
+                    if self.script_answer is None:
+                        reply = b"*2\r\n:0\r\n:1\r\n" if len(args) == 8 else b":1\r\n"
+                    else:
+                        reply = b"-" + self.script_answer.replace(
+                            "PORT", str(self.port)).encode() + b"\r\n"
                 elif name == b"ASKING":
                     with self.lock:
                         self.asking += 1
@@ -285,6 +293,13 @@ class FakeClusterNode:
                     reply = self._bulk("# Server\r\nredis_version:7.0.15\r\n")
                 elif name == b"SCRIPT":
                     reply = self._bulk("0" * 40)
+                elif name == b"CLUSTER" and args[1].upper() == b"SLOTS":
+                    with self.lock:
+                        self.slots_asked += 1
+                    reply = (b"*1\r\n*3\r\n:0\r\n:16383\r\n*2\r\n" + self._bulk("127.0.0.1") +
+                             b":%d\r\n" % self.port)
+                elif name == b"CLUSTER" and self.slots_only:
+                    reply = b"-ERR unknown subcommand 'SHARDS'. Try CLUSTER HELP.\r\n"
                 elif name == b"CLUSTER":
                     reply = self._shards()
                 elif name == b"PING":

@@ -191,3 +191,18 @@ def test_tryagain_and_clusterdown_retry_until_the_deadline(make_proxy, upstream,
         assert upstream.stats()["received"] == 0
     finally:
         node.kill()
+
+
+def test_cluster_slots_serves_before_redis_7(make_proxy, upstream):
+    node = FakeClusterNode(slots_only=True)
+    try:
+        proxy = make_proxy("--store", "redis-cluster://127.0.0.1:%d" % node.port,
+                           "--redis-command-timeout", "1s")
+        key = "old-%s" % uuid.uuid4().hex
+        reply = proxy.deliver(key)
+        assert reply.status == 200, str(reply)
+        assert upstream.key(key)["count"] == 1
+        assert node.slots_asked >= 1
+        assert node.count() == 2, "begin and commit"
+    finally:
+        node.kill()
