@@ -21,7 +21,7 @@ StatusOr<StoreBackendPtr> openStore(const StoreOptions& options) {
     return openRocksDbStore(rocksdb);
   }
   if (uri.starts_with("redis://") || uri.starts_with("rediss://") ||
-      uri.starts_with("redis-sentinel://")) {
+      uri.starts_with("redis-sentinel://") || uri.starts_with("redis-cluster://")) {
     StatusOr<RedisOptions> redis = parseRedisUri(uri);
     if (!redis.ok()) return redis.status();
     redis->prefix = options.redis_prefix;
@@ -30,8 +30,9 @@ StatusOr<StoreBackendPtr> openStore(const StoreOptions& options) {
     return openRedisStore(*redis);
   }
   return Status::InvalidArgument("store URI \"" + options.uri +
-                                 "\": want rocksdb:PATH, redis://host:port or "
-                                 "redis-sentinel://host:port/MASTER");
+                                 "\": want rocksdb:PATH, redis://host:port, "
+                                 "redis-sentinel://host:port/MASTER or "
+                                 "redis-cluster://host:port[,host:port…]");
 }
 
 }  // namespace dedup

@@ -13,12 +13,18 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local attempt = 1
 if v then
-  if string.sub(v, 1, 1) ~= 'L' then return {1, v} end
-  local a, dl = string.match(v, '^L(%d+):%d+:(%d+):')
-  if a then
-    local left = tonumber(dl) - now
-    if left > 0 then return {2, left} end
-    attempt = tonumber(a) + 1
+  local kind = string.sub(v, 1, 1)
+  if kind == 'R' then
+    attempt = (tonumber(string.sub(v, 2)) or 0) + 1
+  elseif kind ~= 'L' then
+    return {1, v}
+  else
+    local a, dl = string.match(v, '^L(%d+):%d+:(%d+):')
+    if a then
+      local left = tonumber(dl) - now
+      if left > 0 then return {2, left} end
+      attempt = tonumber(a) + 1
+    end
   end
 end
 local lease = tonumber(ARGV[2])
@@ -49,11 +55,24 @@ return 1
 
 constexpr std::string_view kReleaseScript = R"lua(
 local v = redis.call('GET', KEYS[1])
-if v and string.match(v, '^L%d+:(%d+):') == ARGV[1] then
-  redis.call('DEL', KEYS[1])
-  return 1
-end
-return 0
+if not v then return 0 end
+local a, tok = string.match(v, '^L(%d+):(%d+):')
+if tok ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], 'R' .. a, 'PX', ARGV[2])
+return 1
+)lua";
+
+constexpr std::string_view kRenewScript = R"lua(
+local v = redis.call('GET', KEYS[1])
+if not v then return 0 end
+local a, tok, fp = string.match(v, '^L(%d+):(%d+):%d+:(%x*)$')
+if tok ~= ARGV[1] then return 0 end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local lease = tonumber(ARGV[2])
+redis.call('SET', KEYS[1], 'L' .. a .. ':' .. tok .. ':' .. string.format('%.0f', now + lease) .. ':' .. fp,
+           'PX', string.format('%.0f', lease + tonumber(ARGV[3])))
+return 1
 )lua";
 
 RedisScript makeScript(std::string_view text) {
@@ -68,6 +87,7 @@ RedisScript makeScript(std::string_view text) {
 RedisScripts::RedisScripts()
     : begin(makeScript(kBeginScript)),
       commit(makeScript(kCommitScript)),
-      release(makeScript(kReleaseScript)) {}
+      release(makeScript(kReleaseScript)),
+      renew(makeScript(kRenewScript)) {}
 
 }  // namespace dedup

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "dedup_store/redis_cluster_runner.h"
 #include "dedup_store/redis_worker_store.h"
 
 namespace dedup {
@@ -14,9 +15,20 @@ namespace {
 class RedisBackend : public StoreBackend {
  public:
   explicit RedisBackend(std::shared_ptr<RedisShared> shared) : shared_(std::move(shared)) {}
-  std::string_view name() const override { return "redis"; }
-  DedupStorePtr attach(EventLoop& loop) override { return attachRedisWorkerStore(shared_, loop); }
-  bool healthy() const override { return shared_->healthy.load() && !shared_->closed.load(); }
+  std::string_view name() const override {
+    return shared_->cluster_seeds.empty() ? "redis" : "redis-cluster";
+  }
+  DedupStorePtr attach(EventLoop& loop) override {
+    const bool cluster = !shared_->cluster_seeds.empty();
+    return attachRedisWorkerStore(
+        shared_, loop, [shared = shared_.get(), cluster](EventLoop& l, auto on) {
+          return cluster ? makeClusterRedisRunner(*shared, l, std::move(on))
+                         : makeSingleRedisRunner(*shared, l, std::move(on));
+        });
+  }
+  bool healthy() const override {
+    return shared_->unhealthy_workers.load() == 0 && !shared_->closed.load();
+  }
   StoreStats stats() const override {
     StoreStats s;
     s.commits = shared_->commits.load();
@@ -65,7 +77,13 @@ StatusOr<StoreBackendPtr> openRedisStore(const RedisOptions& options) {
   }
   auto shared = std::make_shared<RedisShared>();
   shared->options = options;
-  if (options.sentinels.empty()) {
+  if (!options.cluster_seeds.empty()) {
+    if (options.db != 0) return Status::InvalidArgument("redis cluster: database 0 only");
+    for (const RedisAddress& seed : options.cluster_seeds) {
+      if (Status s = checkAddress(seed.host, seed.port, "redis cluster node"); !s.ok()) return s;
+      shared->cluster_seeds.push_back({resolve(seed.host), seed.port});
+    }
+  } else if (options.sentinels.empty()) {
     if (Status s = checkAddress(options.host, options.port, "redis store"); !s.ok()) return s;
     shared->server = {resolve(options.host), options.port};
   } else {

@@ -1,13 +1,18 @@
 // The shared store: key state in Redis, so every replica sees every key
 // (DESIGN.md "Choosing the store").
 //
-// Each worker's DedupStore owns one hiredis async connection on that worker's
-// event_base, opened as soon as that loop runs (attach() may run on another
-// thread before the loop does). A health check every second pings an open
-// connection and reopens a dropped one, so healthy() (and /readyz) follows
-// Redis even while no delivery asks. Every operation is one EVALSHA round trip of a Lua
-// script, so each transition is atomic in Redis; a NOSCRIPT reply (after
-// SCRIPT FLUSH or a restart) re-loads the script and retries once.
+// Each worker's DedupStore (redis_worker_store.h) owns its hiredis async
+// connections (redis_connection.h) on that worker's event_base: one with
+// redis:// and redis-sentinel://, one per master it talks to with
+// redis-cluster:// (redis_cluster_runner.h). They open as soon as that loop
+// runs (attach() may run on another thread before the loop does). A health
+// check every second pings an open connection and reopens a dropped one, so
+// healthy() (and /readyz) follows Redis even while no delivery asks; it is
+// false while any worker cannot reach Redis. Every operation is one EVALSHA
+// round trip of a Lua script touching one key, so each transition is atomic
+// in Redis and runs on one cluster slot; a NOSCRIPT reply (after SCRIPT
+// FLUSH, a restart or a failover) re-loads the script and retries once.
+// Leases are kept alive by their holder (redis_worker_store.h).
 //
 // One Redis key per message: prefix + the 16 raw bytes of StoreKey (binary,
 // for memory). Its value is a lease or a committed record (redis_scripts.h,

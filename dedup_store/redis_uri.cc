@@ -77,6 +77,22 @@ std::string parseServer(std::string_view rest, RedisOptions& options) {
   return "";
 }
 
+// host[:port][,host[:port]…] → addresses, or an error text.
+std::string parseHostList(std::string_view list, int default_port, const std::string& what,
+                          std::vector<RedisAddress>& out) {
+  while (true) {
+    const std::string_view one = list.substr(0, list.find(','));
+    RedisAddress address;
+    if (std::string e = parseHostPort(one, default_port, address); !e.empty()) {
+      return what + " \"" + std::string(one) + "\": " + e;
+    }
+    out.push_back(std::move(address));
+    if (one.size() == list.size()) break;
+    list = list.substr(one.size() + 1);
+  }
+  return "";
+}
+
 std::string parseSentinel(std::string_view rest, RedisOptions& options) {
   std::string_view authority = rest.substr(0, rest.find('/'));
   if (authority.size() == rest.size()) return "no master name (…/MASTER)";
@@ -88,17 +104,17 @@ std::string parseSentinel(std::string_view rest, RedisOptions& options) {
     if (std::string e = parseDb(path.substr(name.size() + 1), options.db); !e.empty()) return e;
   }
   if (std::string e = takeCredentials(authority, options); !e.empty()) return e;
-  while (true) {
-    const std::string_view one = authority.substr(0, authority.find(','));
-    RedisAddress address;
-    if (std::string e = parseHostPort(one, kSentinelPort, address); !e.empty()) {
-      return "sentinel \"" + std::string(one) + "\": " + e;
-    }
-    options.sentinels.push_back(std::move(address));
-    if (one.size() == authority.size()) break;
-    authority = authority.substr(one.size() + 1);
+  return parseHostList(authority, kSentinelPort, "sentinel", options.sentinels);
+}
+
+std::string parseCluster(std::string_view rest, RedisOptions& options) {
+  std::string_view authority = rest.substr(0, rest.find('/'));
+  if (authority.size() < rest.size() && rest.substr(authority.size()) != "/" &&
+      rest.substr(authority.size()) != "/0") {
+    return "a cluster has database 0 only (no /DB)";
   }
-  return "";
+  if (std::string e = takeCredentials(authority, options); !e.empty()) return e;
+  return parseHostList(authority, 6379, "node", options.cluster_seeds);
 }
 
 }  // namespace
@@ -110,15 +126,18 @@ StatusOr<RedisOptions> parseRedisUri(std::string_view uri) {
                                    "rediss:// (TLS) is not supported: Debian's hiredis "
                                    "0.14 has no TLS");
   }
-  constexpr std::string_view kServer = "redis://", kSentinel = "redis-sentinel://";
+  constexpr std::string_view kServer = "redis://", kSentinel = "redis-sentinel://",
+                             kCluster = "redis-cluster://";
   RedisOptions options;
   std::string error;
   if (uri.starts_with(kServer)) {
     error = parseServer(uri.substr(kServer.size()), options);
   } else if (uri.starts_with(kSentinel)) {
     error = parseSentinel(uri.substr(kSentinel.size()), options);
+  } else if (uri.starts_with(kCluster)) {
+    error = parseCluster(uri.substr(kCluster.size()), options);
   } else {
-    error = "want redis:// or redis-sentinel://";
+    error = "want redis://, redis-sentinel:// or redis-cluster://";
   }
   if (!error.empty()) return Status::InvalidArgument(quoted + error);
   return options;

@@ -249,7 +249,8 @@ std::string helpText() {
       "ADDR: HOST:PORT, [IPV6]:PORT, or :PORT for all interfaces; port 0 picks a free port.\n"
       "URI: rocksdb:PATH, redis://[USER:PASS@]HOST:PORT[/DB], or Sentinel:\n"
       "  redis-sentinel://[USER:PASS@]HOST:PORT[,HOST:PORT...]/MASTER[/DB] (USER:PASS is the\n"
-      "  master's AUTH; Sentinels are asked without AUTH; no rediss://: hiredis 0.14 has no TLS).\n"
+      "  master's AUTH; Sentinels are asked without AUTH; no rediss://: hiredis 0.14 has no TLS),\n"
+      "  or a Redis Cluster: redis-cluster://[USER:PASS@]HOST:PORT[,HOST:PORT...] (seed nodes).\n"
       "SPEC: header:NAME, query:NAME, json:/POINTER, body-sha256, cloudevents, A+B (all of),\n"
       "  A|B (first found), or a preset:\n"
       "  " +

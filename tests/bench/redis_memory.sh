@@ -8,8 +8,9 @@
 #   tests/bench/redis_memory.sh [KEYS] [BUILD_DIR]   (default 1000000, <repo>/build)
 #
 # Environment: REDIS_MEMORY_PREFIX (default "dedup:"), REDIS_MEMORY_FINGERPRINT=1
-# (each key also keeps a payload fingerprint), REDIS_MEMORY_MAX_SECONDS
-# (watchdog, default 600).
+# (each key also keeps a payload fingerprint), REDIS_MEMORY_CLUSTER=1 (a
+# one-node Redis Cluster serving every slot, through redis-cluster://),
+# REDIS_MEMORY_MAX_SECONDS (watchdog, default 600).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -26,9 +27,17 @@ FINGERPRINT=""
 command -v redis-server >/dev/null || { echo "redis_memory: redis-server missing" >&2; exit 2; }
 
 work="$(mktemp -d)"
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+CLUSTER_ARGS=()
+if [[ "${REDIS_MEMORY_CLUSTER:-0}" == 1 ]]; then
+  # The cluster bus listens on port + 10000.
+  port="$(python3 -c 'import random; print(random.randrange(20000, 50000))')"
+  CLUSTER_ARGS=(--cluster-enabled yes --cluster-config-file "$work/nodes.conf")
+  export DEDUP_BENCH_CLUSTER=1
+else
+  port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+fi
 redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" \
-  >"$work/redis.log" 2>&1 &
+  "${CLUSTER_ARGS[@]}" >"$work/redis.log" 2>&1 &
 redis_pid=$!
 cleanup() {
   kill "$redis_pid" 2>/dev/null || true
@@ -43,6 +52,13 @@ for _ in $(seq 1 200); do
   sleep 0.05  # polling for start-up only
 done
 [[ "$(cli PING)" == PONG ]] || { echo "redis_memory: redis-server did not start" >&2; exit 1; }
+if [[ "${REDIS_MEMORY_CLUSTER:-0}" == 1 ]]; then
+  cli CLUSTER ADDSLOTSRANGE 0 16383 >/dev/null
+  for _ in $(seq 1 200); do
+    cli CLUSTER INFO | grep -q cluster_state:ok && break
+    sleep 0.05  # polling for the cluster state only
+  done
+fi
 
 used_memory() { cli INFO memory | tr -d '\r' | awk -F: '$1 == "used_memory" {print $2}'; }
 
@@ -52,6 +68,7 @@ before="$(used_memory)"
 timeout "$MAX_SECONDS" "$BENCH" "$port" "$KEYS" "$PREFIX" $FINGERPRINT
 after="$(used_memory)"
 count="$(cli DBSIZE)"
+[[ "${REDIS_MEMORY_CLUSTER:-0}" == 1 ]] && PREFIX="$PREFIX (cluster)"
 python3 - "$before" "$after" "$KEYS" "$count" "$PREFIX" "${FINGERPRINT:-no fingerprint}" "$(redis-server --version | awk '{print $3}' | sed 's/^v=//')" <<'PY'
 import sys
 before, after, keys, count = map(int, sys.argv[1:5])

@@ -76,6 +76,10 @@ int run(int port, long keys, const std::string& prefix, bool fingerprint) {
   options.prefix = prefix;
   options.command_timeout = std::chrono::seconds(30);
   options.connect_timeout = std::chrono::seconds(10);
+  // DEDUP_BENCH_CLUSTER=1: the server is a one-node Redis Cluster (all slots).
+  if (const char* cluster = std::getenv("DEDUP_BENCH_CLUSTER"); cluster && cluster[0] == '1') {
+    options.cluster_seeds = {{"127.0.0.1", port}};
+  }
   StatusOr<StoreBackendPtr> backend = openRedisStore(options);
   if (!backend.ok()) {
     std::fprintf(stderr, "%s\n", backend.status().ToString().c_str());

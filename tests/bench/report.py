@@ -121,7 +121,7 @@ def fmt(v, spec="{:.0f}", na="n/a"):
     return na if v is None else spec.format(v)
 
 
-PATHS = ("direct", "nginx", "dedup-rocksdb", "dedup-redis")
+PATHS = ("direct", "nginx", "dedup-rocksdb", "dedup-redis", "dedup-redis-cluster")
 DEDUP_PATHS = ("dedup-rocksdb", "dedup-redis")
 PROXY_PATHS = ("nginx",) + DEDUP_PATHS
 
@@ -230,6 +230,21 @@ def report(raw, outdir):
                   + " / ".join(fmt(v, "{:+.3f}") for v in add50) + " | "
                   + " / ".join(fmt(v, "{:.3f}") for v in cpu)
                   + (f" (+{redis_cpu:.3f} redis-server)" if redis_cpu else "") + " | " + " / ".join(err) + " |")
+
+    # Redis Cluster beside single Redis.
+    if any(p == "dedup-redis-cluster" for p in paths):
+        md.append("")
+        md.append("| workload | conns | redis-cluster ÷ nginx req/s | redis-cluster ÷ redis req/s | redis-cluster p50/p99 added over direct ms | errors |")
+        md.append("|---|---:|---:|---:|---|---:|")
+        for k in keys:
+            c = idx.get(("dedup-redis-cluster",) + k)
+            if not c:
+                continue
+            n, r, d = idx.get(("nginx",) + k), idx.get(("dedup-redis",) + k), idx.get(("direct",) + k)
+            md.append(f"| {k[0]} | {k[1]} | {fmt(ratio(c['rps'], n['rps']) if n else None, '{:.2f}')} | "
+                      f"{fmt(ratio(c['rps'], r['rps']) if r else None, '{:.2f}')} | "
+                      f"{fmt(minus(c['p50_ms'], d['p50_ms']) if d else None, '{:+.3f}')} / "
+                      f"{fmt(minus(c['p99_ms'], d['p99_ms']) if d else None, '{:+.3f}')} | {fmt(c['errors'])} |")
 
     # Memory, durability, start-up.
     md.append("")

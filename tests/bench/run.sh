@@ -9,6 +9,9 @@
 #   dedup-rocksdb  wrk -> dedup-proxy --store rocksdb:<tmp> -> app
 #   dedup-redis    wrk -> dedup-proxy --store redis://127.0.0.1:<port> -> app,
 #                  with a private redis-server (appendonly, appendfsync always)
+#   dedup-redis-cluster  wrk -> dedup-proxy --store redis-cluster://… -> app,
+#                  with a private 3-master Redis Cluster (no replicas; same
+#                  appendfsync)
 # Workloads (tests/bench/workload.lua): newkey, replay, mix (50/50), newkey1k
 # (1 KiB body); POST, keep-alive; 1 and 32 connections.
 # Then a start-up step: BENCH_READY_KEYS (default 1000000) committed keys are
@@ -22,6 +25,7 @@
 # Environment: BENCH_DURATION (s, default 6), BENCH_WORKERS (default 2),
 # BENCH_NO_INSTALL=1 (never apt-get gnuplot), BENCH_REDIS=0 (skip Redis),
 # BENCH_REDIS_FSYNC (redis-server appendfsync: always (default) or everysec),
+# BENCH_REDIS_CLUSTER=0 (skip the Redis Cluster column),
 # BENCH_READY_KEYS=0 (skip the start-up step).
 # Bounded: a watchdog kills the run after BENCH_MAX_SECONDS (default 290).
 set -euo pipefail
@@ -218,6 +222,45 @@ else
   python3 "$REPORT" skip --raw "$RAW" --path dedup-redis --reason "no redis-server, or BENCH_REDIS=0"
 fi
 
+# ---- dedup-proxy, Redis Cluster store ----------------------------------------------
+if [ "${BENCH_REDIS:-1}" != 0 ] && [ "${BENCH_REDIS_CLUSTER:-1}" != 0 ] && command -v redis-server >/dev/null; then
+  echo "== dedup-redis-cluster"
+  RC_NODES=()
+  for i in 0 1 2; do
+    # The cluster bus listens on port + 10000: stay below 55536.
+    port="$(python3 -c 'import random, socket
+while True:
+    p = random.randrange(20000, 50000)
+    try:
+        a, b = socket.socket(), socket.socket(); a.bind(("127.0.0.1", p)); b.bind(("127.0.0.1", p + 10000)); print(p); break
+    except OSError: pass')"
+    mkdir -p "$TMP/rc$i"
+    redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly yes --appendfsync "$REDIS_FSYNC" \
+      --dir "$TMP/rc$i" --cluster-enabled yes --cluster-config-file "$TMP/rc$i/nodes.conf" \
+      >"$TMP/rc$i/redis.log" 2>&1 & PIDS+=($!)
+    RC_NODES+=("127.0.0.1:$port")
+  done
+  for node in "${RC_NODES[@]}"; do
+    for _ in $(seq 50); do redis-cli -p "${node##*:}" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  done
+  timeout 60 redis-cli --cluster create "${RC_NODES[@]}" --cluster-yes >"$TMP/rc-create.log" 2>&1 \
+    || die "redis-cli --cluster create failed: $(tail -3 "$TMP/rc-create.log")"
+  for _ in $(seq 100); do
+    redis-cli -p "${RC_NODES[0]##*:}" cluster info | grep -q cluster_state:ok && break; sleep 0.1
+  done
+  RC_URI="redis-cluster://$(IFS=,; echo "${RC_NODES[*]}")"
+  DC_PORT="$(freeport)"; DC_ADMIN="$(freeport)"
+  "$PROXY_BIN" --upstream "http://127.0.0.1:$APP_PORT" --listen "127.0.0.1:$DC_PORT" \
+    --admin "127.0.0.1:$DC_ADMIN" --store "$RC_URI" --workers "$WORKERS" \
+    --log-level warn >"$TMP/dedup-cluster.log" 2>&1 & DC_PID=$!; PIDS+=($DC_PID)
+  wait_http "http://127.0.0.1:$DC_ADMIN/readyz"
+  run_matrix dedup-redis-cluster "http://127.0.0.1:$DC_PORT" "$DC_PID" "http://127.0.0.1:$DC_ADMIN"
+  stop "$DC_PID"
+  [ -s "$TMP/dedup-cluster.log" ] && { echo "dedup-proxy (redis cluster) log (warn+):"; tail -5 "$TMP/dedup-cluster.log"; }
+else
+  python3 "$REPORT" skip --raw "$RAW" --path dedup-redis-cluster --reason "no redis-server, or BENCH_REDIS=0 / BENCH_REDIS_CLUSTER=0"
+fi
+
 # ---- start-up and resident memory with many keys on disk ---------------------------------
 # start_proxy DIR -> sets SP_PID, SP_PORT, SP_ADMIN, SP_READY (seconds to /readyz 200)
 start_proxy() {
@@ -274,7 +317,7 @@ set ylabel "requests/s"
 set key top right
 set xtics rotate by -30
 set key autotitle columnhead
-plot "$OUT/chart.dat" using 2:xtic(1), '' using 3, '' using 4, '' using 5
+plot "$OUT/chart.dat" using 2:xtic(1), '' using 3, '' using 4, '' using 5, '' using 6
 GP
 fi
 echo "results: $OUT/results.md $OUT/results.csv"

@@ -154,6 +154,18 @@ def test_redis_sentinel_url_with_password_from_existing_secret(render):
     }
 
 
+def test_redis_cluster_url_with_password_from_existing_secret(render):
+    url = "redis-cluster://r1:6379\\,r2:6379"  # helm --set: comma escaped
+    c, _ = sidecar(render.template({"store.type": "redis", "store.redis.url": url,
+                                    "store.redis.existingSecret": "redis-auth"}))
+    assert c["env"][1] == {
+        "name": "DEDUP_PROXY_STORE",
+        "value": "redis-cluster://:$(DEDUP_PROXY_REDIS_PASSWORD)@r1:6379,r2:6379",
+    }
+    c, _ = sidecar(render.template({"store.type": "redis", "store.redis.url": url}))
+    assert c["args"][c["args"].index("--store") + 1] == "redis-cluster://r1:6379,r2:6379"
+
+
 def test_redis_without_url_fails(render):
     with pytest.raises(RenderError, match="store.redis.url"):
         render.template({"store.type": "redis"})

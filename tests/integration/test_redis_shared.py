@@ -5,6 +5,7 @@ once the lease ends, marked as a repeat."""
 
 import http.client
 import signal
+import time
 import uuid
 
 import pytest
@@ -81,3 +82,46 @@ def test_sigkill_holding_a_lease_hands_the_key_to_another_proxy(make_proxy, upst
     replay = survivor.deliver(key)
     assert replay.replayed and replay.body == redelivered.body, str(replay)
     assert upstream.count(key) == 2
+
+
+@pytest.mark.parametrize("through", ["restarted", "another"])
+def test_dead_holders_lease_frees_within_seconds(make_proxy, upstream, redis, through):
+    # The default lease (upstream timeout + 5 s = 35 s): Redis keeps it only
+    # a few seconds past the holder's last renewal.
+    doomed = shared_proxy(make_proxy, redis, "--redis-command-timeout", "1s")
+    other = shared_proxy(make_proxy, redis, "--redis-command-timeout", "1s")
+    key = "dead-%s-%s" % (through, uuid.uuid4().hex)
+    in_flight = in_background(doomed.deliver, key, headers={"X-Test-Delay-Ms": "20000"},
+                              timeout=40)
+    upstream.wait_received(key, timeout=20)
+    assert doomed.kill() == -signal.SIGKILL
+    killed_at = time.monotonic()
+    error = in_flight.exception(timeout=30)
+    assert isinstance(error, (OSError, http.client.HTTPException)), repr(error)
+    if through == "restarted":
+        doomed.restart()
+        redeliver = doomed
+    else:
+        redeliver = other
+    reply = redeliver.deliver_until_settled(key, timeout=10)
+    assert time.monotonic() - killed_at < 5, "the redelivery reached the app within 5 s"
+    assert reply.status == 200 and not reply.replayed, str(reply)
+    assert upstream.key(key)["attempts"] == ["1", "2"]
+
+
+def test_live_holders_lease_outlasts_the_redis_lease(make_proxy, upstream, redis):
+    # Two proxies on one host share nothing but Redis: the other one gets 409
+    # the whole time the holder's app works, far past the 3 s Redis keeps an
+    # unrenewed lease.
+    holder = shared_proxy(make_proxy, redis, "--redis-command-timeout", "1s")
+    other = shared_proxy(make_proxy, redis, "--redis-command-timeout", "1s")
+    key = "slow-%s" % uuid.uuid4().hex
+    first = in_background(holder.deliver, key, headers={"X-Test-Delay-Ms": "7000"}, timeout=30)
+    upstream.wait_received(key, timeout=20)
+    started = time.monotonic()
+    while time.monotonic() - started < 5.5:
+        assert other.deliver(key).status == 409
+        time.sleep(0.25)
+    assert first.result(timeout=30).status == 200
+    assert other.deliver(key).replayed
+    assert upstream.key(key)["count"] == 1

@@ -67,7 +67,7 @@ Renders nothing; fails the release with a clear message.
 {{- fail "dedup-proxy: autoscaling.enabled (HPA) is only allowed with store.type=redis." -}}
 {{- end -}}
 {{- if and (eq .Values.store.type "redis") (not .Values.store.redis.url) -}}
-{{- fail "dedup-proxy: store.type=redis needs store.redis.url (redis://HOST:PORT[/DB] or redis-sentinel://HOST:PORT[,HOST:PORT...]/MASTER[/DB])." -}}
+{{- fail "dedup-proxy: store.type=redis needs store.redis.url (redis://HOST:PORT[/DB], redis-sentinel://HOST:PORT[,HOST:PORT...]/MASTER[/DB] or redis-cluster://HOST:PORT[,HOST:PORT...])." -}}
 {{- end -}}
 {{- if and (eq .Values.store.type "redis") .Values.persistence.enabled -}}
 {{- fail "dedup-proxy: persistence.enabled is for the rocksdb store; with store.type=redis set persistence.enabled=false." -}}
@@ -87,6 +87,8 @@ Renders nothing; fails the release with a clear message.
 {{- $url := .Values.store.redis.url -}}
 {{- if hasPrefix "redis-sentinel://" $url -}}
 {{- $url | replace "redis-sentinel://" "redis-sentinel://:$(DEDUP_PROXY_REDIS_PASSWORD)@" -}}
+{{- else if hasPrefix "redis-cluster://" $url -}}
+{{- $url | replace "redis-cluster://" "redis-cluster://:$(DEDUP_PROXY_REDIS_PASSWORD)@" -}}
 {{- else -}}
 {{- $url | replace "redis://" "redis://:$(DEDUP_PROXY_REDIS_PASSWORD)@" -}}
 {{- end -}}

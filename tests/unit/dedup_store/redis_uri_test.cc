@@ -74,6 +74,22 @@ TEST(RedisUriTest, ParsesSentinelsMasterDbAndCredentials) {
   EXPECT_EQ(o->db, 0);
 }
 
+TEST(RedisUriTest, ParsesClusterSeeds) {
+  StatusOr<RedisOptions> o = parseRedisUri("redis-cluster://u:p@10.0.0.1:7000,[::1]:7001,node-c");
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_EQ(o->username, "u");
+  EXPECT_EQ(o->password, "p");
+  ASSERT_EQ(o->cluster_seeds.size(), 3u);
+  EXPECT_EQ(o->cluster_seeds[0], (RedisAddress{"10.0.0.1", 7000}));
+  EXPECT_EQ(o->cluster_seeds[1], (RedisAddress{"::1", 7001}));
+  EXPECT_EQ(o->cluster_seeds[2], (RedisAddress{"node-c", 6379}));
+  EXPECT_TRUE(o->sentinels.empty());
+  EXPECT_EQ(o->db, 0);
+  o = parseRedisUri("redis-cluster://h:7000/");
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_EQ(o->cluster_seeds.size(), 1u);
+}
+
 TEST(RedisUriTest, ErrorsNameTheProblem) {
   const struct {
     const char* uri;
@@ -83,7 +99,10 @@ TEST(RedisUriTest, ErrorsNameTheProblem) {
       {"redis-sentinel://h:26379,h2:99999/m", "sentinel \"h2:99999\""},
       {"redis-sentinel://h/m/two", "database must be a number"},
       {"redis://h:6379/x", "database must be a number"},
-      {"memcached://h", "want redis:// or redis-sentinel://"},
+      {"memcached://h", "want redis://, redis-sentinel:// or redis-cluster://"},
+      {"redis-cluster://h:1,h2:0", "node \"h2:0\""},
+      {"redis-cluster://h:1/2", "database 0 only"},
+      {"redis-cluster://", "no host"},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.uri);
