@@ -15,6 +15,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdarg>
+#include <cstdio>
 #include <filesystem>
 #include <limits>
 #include <memory>
@@ -83,12 +85,36 @@ class BackgroundErrorListener final : public rocksdb::EventListener {
   std::shared_ptr<StoreFailure> failure_;
 };
 
+// RocksDB's own diagnostics, warnings and errors only, go to our log, never
+// to a LOG file in the data directory: on a full disk RocksDB's file logger
+// fails a write and then aborts on its next line (an assertion Debian keeps).
+class RocksDbDiagnostics final : public rocksdb::Logger {
+ public:
+  RocksDbDiagnostics() : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL) {}
+
+  void Logv(const char* format, va_list ap) override {
+    Logv(rocksdb::InfoLogLevel::INFO_LEVEL, format, ap);
+  }
+  void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+    if (level < GetInfoLogLevel() || level == rocksdb::InfoLogLevel::HEADER_LEVEL) return;
+    char text[1024];
+    std::vsnprintf(text, sizeof(text), format, ap);
+    if (level >= rocksdb::InfoLogLevel::ERROR_LEVEL) {
+      LOG_ERROR("rocksdb", {"detail", text});
+    } else {
+      LOG_WARN("rocksdb", {"detail", text});
+    }
+  }
+};
+
 // Tuned for a sidecar: small, bounded memory; point lookups of 16-byte keys;
 // few background threads.
 rocksdb::Options makeOptions(const RocksDbOptions& store_options,
                              const rocksdb::CompactionFilter* filter) {
   rocksdb::Options options;
   options.create_if_missing = true;
+  options.info_log = std::make_shared<RocksDbDiagnostics>();
+  options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   options.max_background_jobs = 2;
   // Small memtables (see the write buffer manager below): memory stays small,
   // and a restart replays little WAL before it is ready.

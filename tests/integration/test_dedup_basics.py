@@ -90,6 +90,16 @@ def test_replay_keeps_non_200_success_status_and_custom_body(proxy, upstream):
     assert upstream.count(key) == 1
 
 
+def test_dedup_key_header_tells_every_key_apart(make_proxy, upstream):
+    proxy = make_proxy("--key", "json:/id")
+    keys = {'"\u00e9"': "%C3%A9", '"%C3%A9"': "%25C3%25A9", '123': "#123", '"123"': "123"}
+    for json_id, header in keys.items():
+        reply = proxy.deliver(None, b'{"id":%s}' % json_id.encode())
+        assert reply.status == 200 and reply.header("Idempotent-Replayed") is None, str(reply)
+        assert upstream.count(header) == 1, "no Dedup-Key %r at the app" % header
+    assert upstream.stats()["received"] == len(keys), "each key is its own message"
+
+
 def test_empty_response_body_is_replayed_empty(proxy, upstream):
     key = new_key()
     headers = {"X-Test-Status": "200", "X-Test-Body": ""}
@@ -245,4 +255,5 @@ def test_key_of_512_visible_ascii_bytes_is_accepted(proxy, upstream):
     replay = proxy.deliver(key, BODY)
     assert replay.status == 200, str(replay)
     assert replay.header("Idempotent-Replayed") == "true"
-    assert upstream.count(key) == 1
+    # The app sees the key in Dedup-Key with every '%' percent-encoded.
+    assert upstream.count(key.replace("%", "%25")) == 1

@@ -1,8 +1,10 @@
 """The RocksDB store on a small tmpfs that fills up under load: senders get
 503s (never a 2xx for a commit that is not durable), /readyz and /healthz turn
 503, and the proxy exits by itself with code 3 (crash-only: its supervisor
-restarts it) instead of aborting on a RocksDB assertion. With space back, a
-restart replays every key that was acknowledged before the disk filled."""
+restarts it) instead of aborting on a RocksDB assertion. A delivery the app
+acknowledged after the failure is answered 503, not 200. With space back, a
+restart replays every key that was acknowledged, and the one that was not
+reaches the app again as attempt 2."""
 
 import concurrent.futures
 import subprocess
@@ -11,7 +13,7 @@ import uuid
 
 import pytest
 
-from harness import wait_until
+from harness import in_background, wait_until
 
 MOUNT_SIZE = "24m"
 APP_BODY = "x" * 4000  # stored with each commit: fills the WAL and memtables fast
@@ -53,7 +55,8 @@ def fill(directory):
 
 def deliver(proxy, key):
     try:
-        reply = proxy.deliver(key, headers={"X-Test-Body": APP_BODY}, timeout=15)
+        # Short: once the proxy drains it accepts no more connections.
+        reply = proxy.deliver(key, headers={"X-Test-Body": APP_BODY}, timeout=3)
         return key, reply.status
     except OSError:
         return key, None  # the proxy went away mid-request
@@ -62,10 +65,15 @@ def deliver(proxy, key):
 def test_full_disk_answers_503_exits_cleanly_and_keeps_every_acknowledged_key(
         make_proxy, upstream, small_tmpfs):
     data_dir = small_tmpfs / "data"
-    proxy = make_proxy("--drain-timeout", "5s", data_dir=data_dir)
+    proxy = make_proxy("--drain-timeout", "60s", "--upstream-timeout", "60s", data_dir=data_dir)
     before = ["before-%s" % uuid.uuid4().hex for _ in range(20)]
     for key in before:
         assert deliver(proxy, key)[1] == 200
+    # One delivery stays at the app while the disk fills: the drain waits for
+    # it, so the failed proxy can be watched before it exits.
+    held_key = "held-%s" % uuid.uuid4().hex
+    held = in_background(proxy.deliver, held_key, headers={"X-Test-Hold": held_key}, timeout=60)
+    upstream.wait_received(held_key)
 
     filler = fill(small_tmpfs)
     acknowledged, refused = [], []
@@ -79,13 +87,23 @@ def test_full_disk_answers_503_exits_cleanly_and_keeps_every_acknowledged_key(
                 elif status is not None:
                     assert status == 503, "a full disk must be a 503, got %s" % status
                     refused.append(key)
-            if refused and proxy.running():
-                try:
-                    assert proxy.admin("GET", "/readyz", timeout=2).status == 503
-                    assert proxy.admin("GET", "/healthz", timeout=2).status == 503
-                except OSError:
-                    pass  # it is exiting already
+            if refused:
+                break
     assert refused, "the disk never filled:\n" + proxy.log_text()
+    try:
+        wait_until(lambda: proxy.admin("GET", "/healthz", timeout=2).status == 503, 10,
+                   message="/healthz 503 once the store failed")
+    except AssertionError as error:
+        raise AssertionError("%s\n%s" % (error, "\n".join(
+            line for line in proxy.lines if "op=begin" not in line))) from None
+    assert proxy.admin("GET", "/readyz").status == 503
+    assert deliver(proxy, "late-%s" % uuid.uuid4().hex)[1] in (503, None), "no new deliveries"
+    assert proxy.running(), "the drain waits for the delivery at the app"
+
+    # The app acknowledges the held delivery, but its commit cannot be durable:
+    # the sender is told 503 (it redelivers), never 200.
+    upstream.release(held_key)
+    assert held.result(timeout=30).status == 503
     code = proxy.wait_exit(timeout=30)
     assert code == EXIT_STORE_FAILED, \
         "want a clean exit %d, not a crash (exit %s)\n%s" % (EXIT_STORE_FAILED, code,
@@ -99,7 +117,12 @@ def test_full_disk_answers_503_exits_cleanly_and_keeps_every_acknowledged_key(
         assert replay.status == 200, str(replay)
         assert replay.header("Idempotent-Replayed") == "true", \
             "acknowledged key %s was lost" % key
-        assert upstream.count(key) == 1
+    seen = upstream.stats()["keys"]
+    assert all(seen[key]["count"] == 1 for key in before + acknowledged)
+    # The held message reaches the app again, marked as a repeat.
+    redelivered = proxy.deliver(held_key)
+    assert redelivered.status == 200 and redelivered.header("Idempotent-Replayed") is None
+    assert upstream.key(held_key)["attempts"] == ["1", "2"]
     fresh = proxy.deliver("after-%s" % uuid.uuid4().hex)
     assert fresh.status == 200 and fresh.header("Idempotent-Replayed") is None
     wait_until(lambda: proxy.admin("GET", "/readyz").status == 200, 10, interval=0.05,

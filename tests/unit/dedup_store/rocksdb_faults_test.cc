@@ -181,11 +181,15 @@ INSTANTIATE_TEST_SUITE_P(EioAndEnospc, FailedSyncTest,
                                                             : std::string("Enospc");
                          });
 
-TEST_F(RocksDbFaultTest, FullDiskOnTheWalFailsTheStoreWithoutAbortingAndKeepsWhatWasCommitted) {
+// Which files the full disk fails: the WAL only, or every file (WAL, table
+// files, MANIFEST, and any log RocksDB would keep beside them).
+class FullDiskTest : public RocksDbFaultTest, public ::testing::WithParamInterface<const char*> {};
+
+TEST_P(FullDiskTest, FailsTheStoreWithoutAbortingAndKeepsWhatWasCommitted) {
   const BeginRequest kept = beginRequest("kept");
   commitOk(kept, StoredResponse{200, "", "before the disk filled"});
 
-  fs->failAppends(Error::kNoSpace, ".log");
+  fs->failAppends(Error::kNoSpace, GetParam());
   EXPECT_FALSE(await(worker->begin(beginRequest("full"))).ok());
   EXPECT_FALSE(backend->fatalError().ok());
   // Nothing reaches RocksDB again: its WAL writer saw an error, and using it
@@ -204,6 +208,11 @@ TEST_F(RocksDbFaultTest, FullDiskOnTheWalFailsTheStoreWithoutAbortingAndKeepsWha
   EXPECT_EQ(after.response->body, "before the disk filled");
   EXPECT_EQ(beginOk(beginRequest("full")).outcome, Outcome::kNew);
 }
+
+INSTANTIATE_TEST_SUITE_P(WalAndEveryFile, FullDiskTest, ::testing::Values(".log", ""),
+                         [](const auto& info) {
+                           return std::string(*info.param == '\0' ? "EveryFile" : "Wal");
+                         });
 
 TEST_F(RocksDbFaultTest, FullDiskOnATableFileIsABackgroundErrorThatFailsTheStore) {
   const BeginRequest kept = beginRequest("kept");
