@@ -96,6 +96,13 @@ struct Config {
   std::chrono::milliseconds header_timeout{std::chrono::seconds(10)};
   // --idle-timeout (default 60s): a keep-alive connection with nothing to do
   std::chrono::milliseconds idle_timeout{std::chrono::seconds(60)};
+  // --max-output-buffer (default 256KiB): a downstream connection whose
+  // unsent answers exceed it is not read (no new requests) and a streamed
+  // body stops pulling from the app until the sender reads
+  uint64_t max_output_buffer = 256 * 1024;
+  // --write-timeout (default 30s): a downstream connection with unsent
+  // answers that takes no bytes for this long is closed
+  std::chrono::milliseconds write_timeout{std::chrono::seconds(30)};
   // --drain-timeout (default 20s): on SIGTERM, how long in-flight deliveries
   // may take to finish
   std::chrono::milliseconds drain_timeout{std::chrono::seconds(20)};
