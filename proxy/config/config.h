@@ -86,10 +86,12 @@ struct Config {
   // respected)
   int workers = 0;
   // --max-stored-body (default 64KiB): longer app bodies are committed but
-  // not replayed (the replay carries the status and no body)
+  // not replayed (the replay carries the status and no body); they stream to
+  // the sender instead of being buffered
   uint64_t max_stored_body = 64 * 1024;
   // --max-header-size (default 64KiB, → 431) and --max-body-size (default
-  // 8MiB, → 413), for downstream requests; upstream bodies share the limit.
+  // 8MiB, → 413), for downstream requests (the app's header section shares
+  // the header limit; its bodies stream, see max_stored_body).
   uint64_t max_header_bytes = 64 * 1024;
   uint64_t max_body_bytes = 8 * 1024 * 1024;
   // --header-timeout (default 10s): a request's headers must arrive within it
