@@ -69,6 +69,7 @@ void DownstreamConnection::readRequests() {
         decoder_.decode(std::string_view(static_cast<const char*>(chunk.iov_base), chunk.iov_len));
     evbuffer_drain(input, consumed);
     if (decoder_.expectsContinue()) {
+      bytes_out_ += kContinue.size();
       writeNowOrQueue(bev_, kContinue);
       decoder_.continueSent();
     }
