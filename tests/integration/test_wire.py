@@ -226,6 +226,21 @@ def test_streamed_answer_keeps_the_connection_usable(proxy, upstream):
         assert json.loads(small.body)["key"] == second
 
 
+def test_http10_sender_gets_a_streamed_body_of_unknown_length_until_close(proxy, upstream):
+    key = new_key("http10")
+    sock = socket.create_connection(("127.0.0.1", proxy.port), timeout=10)
+    request = post_bytes(key, {"X-Test-Body-Size": str(1 * MiB), "X-Test-Chunked": "1"})
+    sock.sendall(request.replace(b"HTTP/1.1", b"HTTP/1.0", 1))
+    deadline = time.monotonic() + 30
+    status, headers, rest = read_head(sock, deadline)
+    body, closed = read_to_close(sock, rest, deadline)
+    sock.close()
+    assert status == 200
+    assert "transfer-encoding" not in headers and "content-length" not in headers
+    assert headers.get("connection") == "close"
+    assert closed and body == body_pattern(1 * MiB)
+
+
 # --- B. Backpressure both ways ------------------------------------------------
 
 def flood(sock, payload, seconds, stop_when=lambda: False, max_bytes=1 << 40):
