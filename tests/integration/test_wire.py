@@ -168,6 +168,38 @@ def test_ack_with_a_body_over_max_body_size_streams_and_commits(proxy, upstream,
     assert upstream.key(key)["attempts"] == ["1"]
 
 
+def test_a_slow_reader_holds_back_the_app_instead_of_filling_memory(make_proxy, upstream):
+    proxy = make_proxy(workers=1, env=SMALL_QUARANTINE)
+    size = 64 * MiB
+    key = new_key("slow")
+    sock = slow_reader(proxy.port)
+    sock.sendall(post_bytes(key, {"X-Test-Body-Size": str(size)}))
+    deadline = time.monotonic() + 60
+    status, headers, rest = read_head(sock, deadline)
+    assert status == 200 and headers["content-length"] == str(size)
+    baseline = rss_bytes(proxy.process.pid)
+    peak = baseline
+    data = bytearray(rest)
+    # Read a trickle for a while: the proxy must not buffer the app's body.
+    trickle_end = time.monotonic() + 2
+    while time.monotonic() < trickle_end:
+        data += sock.recv(4096)
+        peak = max(peak, rss_bytes(proxy.process.pid))
+        time.sleep(0.01)
+    assert len(data) < size // 4, "the trickle should not have taken most of the body"
+    sock.settimeout(30)
+    while len(data) < size:
+        chunk = sock.recv(1 << 20)
+        assert chunk, "closed after %d of %d bytes" % (len(data), size)
+        data += chunk
+    sock.close()
+    print("slow reader: RSS baseline %d MiB, peak while trickling %d MiB"
+          % (baseline // MiB, peak // MiB))
+    assert peak - baseline < 16 * MiB, "RSS grew by %d MiB" % ((peak - baseline) // MiB)
+    assert hashlib.sha256(data).digest() == hashlib.sha256(body_pattern(size)).digest()
+    assert upstream.count(key) == 1
+
+
 def test_ack_then_the_sender_hangs_up_mid_body_still_commits(proxy, upstream):
     key = new_key("hangup")
     sock = slow_reader(proxy.port)
