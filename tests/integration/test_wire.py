@@ -397,3 +397,21 @@ def test_write_timeout_closes_a_connection_that_does_not_drain(make_proxy, upstr
     attacker.close()
     assert closed, "the proxy kept a connection that took no bytes for longer than 1s"
     assert proxy.deliver(new_key("after"), timeout=10).status == 200
+
+
+def test_write_timeout_ends_a_streamed_answer_nobody_reads(make_proxy, upstream):
+    proxy = make_proxy("--write-timeout", "1s", workers=1)
+    key = new_key("unread")
+    sock = slow_reader(proxy.port)
+    sock.sendall(post_bytes(key, {"X-Test-Body-Size": str(64 * MiB)}))
+    status, _, _ = read_head(sock, time.monotonic() + 30)
+    assert status == 200
+    # Not reading: after 1s without progress the proxy closes the connection
+    # and stops pulling the app's body (the app sees its connection go).
+    upstream.wait_completed(key, timeout=20)
+    _, closed = read_to_close(sock, b"", time.monotonic() + 20, keep=False)
+    sock.close()
+    assert closed
+    again = proxy.deliver(key, timeout=10)
+    assert again.status == 200 and again.replayed, str(again)
+    assert upstream.count(key) == 1
