@@ -182,6 +182,20 @@ void Delivery::forward() {
 
 void Delivery::onUpstream(UpstreamResult result) {
   route_.metrics->observeUpstream(secondsSince(upstream_start_));
+  if (result.kind != UpstreamResult::Kind::kResponse && holds_lease_ && result.head_status >= 200 &&
+      route_.profile.acknowledges(result.head_status)) {
+    // The status line is the ack: the app processed the message, so it is
+    // committed (status only); the sender, which cannot get the whole body,
+    // sees its stream cut and its redelivery gets the replay.
+    LOG_WARN("app acknowledged, then broke off its answer's body", {"route", route_.name},
+             {"key", key_}, {"status", std::to_string(result.head_status)},
+             {"error", result.error});
+    cut_answer_ = true;
+    Response acked;
+    acked.status = result.head_status;
+    commit(std::move(acked));
+    return;
+  }
   if (result.kind != UpstreamResult::Kind::kResponse) {
     const bool timed_out = result.kind == UpstreamResult::Kind::kTimeout;
     LOG_WARN("app did not answer", {"route", route_.name}, {"key", key_},
@@ -195,6 +209,8 @@ void Delivery::onUpstream(UpstreamResult result) {
   }
   Response& response = result.response;
   http1::stripHopByHopHeaders(response.headers);
+  body_ = std::move(result.body);
+  body_length_ = result.body_length;
   if (!holds_lease_) {
     answer(store_failed_open_ ? DeliveryOutcome::kStoreError : DeliveryOutcome::kPassthrough,
            std::move(response));
@@ -210,7 +226,8 @@ void Delivery::onUpstream(UpstreamResult result) {
 void Delivery::commit(Response app_response) {
   StoredResponse stored;
   stored.status = app_response.status;
-  if (app_response.body.size() <= context_.config.max_stored_body) {
+  // A streamed body (body_) is over the limit by construction: status only.
+  if (!body_ && !cut_answer_ && app_response.body.size() <= context_.config.max_stored_body) {
     const std::string* content_type = app_response.headers.find("Content-Type");
     if (content_type != nullptr) stored.content_type = *content_type;
     stored.body = app_response.body;
@@ -278,12 +295,81 @@ void Delivery::releaseAndAnswer(DeliveryOutcome outcome, Response response, bool
 
 void Delivery::answer(DeliveryOutcome outcome, Response response) {
   route_.metrics->count(outcome);
-  if (auto sink = sink_.lock()) {
+  std::shared_ptr<ResponseSink> sink = sink_.lock();
+  if (body_) {
+    streamAnswer(sink, std::move(response));
+  } else if (sink && cut_answer_) {
+    sink->abort(slot_);
+  } else if (sink) {
     sink->respond(slot_, std::move(response));
   } else if (!key_.empty()) {
     LOG_DEBUG("sender left before the answer", {"route", route_.name}, {"key", key_},
               {"outcome", outcomeName(outcome)});
   }
+}
+
+void Delivery::streamAnswer(const std::shared_ptr<ResponseSink>& sink, Response head) {
+  if (!sink) {
+    cancelBody();  // the sender left: stop reading the app
+    return;
+  }
+  if (sink->streamsBodies()) {
+    std::weak_ptr<Delivery> weak = weak_from_this();
+    sink->respondHead(slot_, std::move(head), body_length_, [weak] {
+      if (auto self = weak.lock(); self && self->body_) self->body_->resume();
+    });
+  } else {
+    collected_ = std::move(head);
+  }
+  // The handler holds this delivery until the body ends; it is dropped then.
+  auto self = shared_from_this();
+  body_->start({[self](std::string_view bytes) { self->onBodyData(bytes); },
+                [self] { self->onBodyEnd(); },
+                [self](std::string error) { self->onBodyError(std::move(error)); }});
+}
+
+void Delivery::onBodyData(std::string_view bytes) {
+  std::shared_ptr<ResponseSink> sink = sink_.lock();
+  if (!sink) {
+    cancelBody();
+    return;
+  }
+  if (collected_) {
+    if (collected_->body.size() + bytes.size() > context_.config.max_body_bytes) {
+      cancelBody();
+      collected_.reset();
+      sink->abort(slot_);
+      return;
+    }
+    collected_->body.append(bytes);
+    return;
+  }
+  if (!sink->sendBody(slot_, bytes)) body_->pause();
+}
+
+void Delivery::onBodyEnd() {
+  body_.reset();
+  std::shared_ptr<ResponseSink> sink = sink_.lock();
+  if (!sink) return;
+  if (collected_) {
+    sink->respond(slot_, std::move(*collected_));
+    collected_.reset();
+  } else {
+    sink->finishBody(slot_);
+  }
+}
+
+void Delivery::onBodyError(std::string error) {
+  body_.reset();
+  collected_.reset();
+  LOG_WARN("app broke off its answer's body; the sender's stream is cut", {"route", route_.name},
+           {"key", key_}, {"error", error});
+  if (std::shared_ptr<ResponseSink> sink = sink_.lock()) sink->abort(slot_);
+}
+
+void Delivery::cancelBody() {
+  UpstreamBodyPtr body = std::move(body_);
+  if (body) body->cancel();
 }
 
 }  // namespace dedup

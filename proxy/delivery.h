@@ -3,6 +3,11 @@
 // answer to the sender. Counted exactly once in
 // dedup_proxy_deliveries_total when it answers.
 //
+// An app body over --max-stored-body streams from the app to the sender once
+// the commit (or release) is done: nothing of the answer reaches the sender
+// before the commit is durable (DESIGN.md), and the body then flows with the
+// sender's flow control (ResponseSink::sendBody / UpstreamBody::pause).
+//
 // Lifetime: shared; every pending store or upstream callback holds it, so it
 // lives until the last of them has run, whether or not the sender is still
 // connected (its ResponseSink is held weakly). Thread-safety: one worker.
@@ -12,6 +17,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "common/http_message.h"
@@ -53,6 +59,12 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
   // Releases the lease (unless `keep_lease`), then answers.
   void releaseAndAnswer(DeliveryOutcome outcome, Response response, bool keep_lease = false);
   void answer(DeliveryOutcome outcome, Response response);
+  // The answer's body streams from the app (body_ set).
+  void streamAnswer(const std::shared_ptr<ResponseSink>& sink, Response head);
+  void onBodyData(std::string_view bytes);
+  void onBodyEnd();
+  void onBodyError(std::string error);
+  void cancelBody();
   void prepareForApp();
   std::string_view logKey() const { return key_; }
 
@@ -69,6 +81,13 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
   uint32_t attempt_ = 0;
   bool holds_lease_ = false;
   bool store_failed_open_ = false;
+  // The app's answer body still to stream, and its length if announced.
+  UpstreamBodyPtr body_;
+  std::optional<uint64_t> body_length_;
+  // The sink cannot stream: the body is collected here, then respond().
+  std::optional<Response> collected_;
+  // The app acked, then broke off: the sender's stream is cut, not answered.
+  bool cut_answer_ = false;
   Clock::time_point upstream_start_;
 };
 

@@ -71,7 +71,7 @@ int Server::run() {
   upstream.timeout = config_.upstream_timeout;
   upstream.max_connections = config_.upstream_max_connections;
   upstream.max_header_bytes = config_.max_header_bytes;
-  upstream.max_body_bytes = config_.max_body_bytes;
+  upstream.max_buffered_body = config_.max_stored_body;
   if (Status s = resolveUpstream(config_.upstream, &upstream); !s.ok()) {
     std::fprintf(stderr, "upstream: %s\n", s.message().c_str());
     return kExitConfigError;

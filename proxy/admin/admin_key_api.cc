@@ -122,8 +122,6 @@ Response AdminKeyApi::inspect(const std::string& route, const std::string& scope
       return json(200, body + "\"in_flight\",\"attempt\":" + std::to_string(state->attempt) +
                            ",\"lease_expires_in_ms\":" + std::to_string(state->lease_left.count()) +
                            "}");
-    case KeyState::Kind::kReleased:
-      return json(200, body + "\"released\",\"attempt\":" + std::to_string(state->attempt) + "}");
     case KeyState::Kind::kCommitted:
       return json(200, body + "\"committed\",\"attempt\":" + std::to_string(state->attempt) +
                            ",\"expires_at_unix_ms\":" + std::to_string(state->expires_at_ms) +

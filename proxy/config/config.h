@@ -90,16 +90,25 @@ struct Config {
   // respected)
   int workers = 0;
   // --max-stored-body (default 64KiB): longer app bodies are committed but
-  // not replayed (the replay carries the status and no body)
+  // not replayed (the replay carries the status and no body); they stream to
+  // the sender instead of being buffered
   uint64_t max_stored_body = 64 * 1024;
   // --max-header-size (default 64KiB, → 431) and --max-body-size (default
-  // 8MiB, → 413), for downstream requests; upstream bodies share the limit.
+  // 8MiB, → 413), for downstream requests (the app's header section shares
+  // the header limit; its bodies stream, see max_stored_body).
   uint64_t max_header_bytes = 64 * 1024;
   uint64_t max_body_bytes = 8 * 1024 * 1024;
   // --header-timeout (default 10s): a request's headers must arrive within it
   std::chrono::milliseconds header_timeout{std::chrono::seconds(10)};
   // --idle-timeout (default 60s): a keep-alive connection with nothing to do
   std::chrono::milliseconds idle_timeout{std::chrono::seconds(60)};
+  // --max-output-buffer (default 256KiB): a downstream connection whose
+  // unsent answers exceed it is not read (no new requests) and a streamed
+  // body stops pulling from the app until the sender reads
+  uint64_t max_output_buffer = 256 * 1024;
+  // --write-timeout (default 30s): a downstream connection with unsent
+  // answers that takes no bytes for this long is closed
+  std::chrono::milliseconds write_timeout{std::chrono::seconds(30)};
   // --drain-timeout (default 20s): on SIGTERM, how long in-flight deliveries
   // may take to finish
   std::chrono::milliseconds drain_timeout{std::chrono::seconds(20)};

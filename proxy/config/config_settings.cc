@@ -179,6 +179,10 @@ std::vector<Setting> makeSettings() {
                               &Config::header_timeout, false));
   s.push_back(durationSetting("idle_timeout", "a keep-alive connection may idle this long",
                               &Config::idle_timeout, false));
+  s.push_back(sizeSetting("max_output_buffer", "a connection with more unsent bytes is not read",
+                          &Config::max_output_buffer));
+  s.push_back(durationSetting("write_timeout", "a connection taking no answer bytes is closed",
+                              &Config::write_timeout, false));
   s.push_back(durationSetting("drain_timeout", "on SIGTERM, in-flight deliveries may finish in it",
                               &Config::drain_timeout, true));
   s.push_back(countSetting("upstream_max_connections", "connections to the app per worker",

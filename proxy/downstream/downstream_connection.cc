@@ -16,8 +16,8 @@
 namespace dedup {
 namespace {
 
-// Requests read ahead of their answers on one connection; beyond this the
-// connection stops reading until answers go out (backpressure on pipelining).
+// Requests read ahead of their answers on one connection (an answer counts
+// until it is written out); beyond this the connection stops reading.
 constexpr size_t kMaxPipelined = 32;
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
@@ -35,7 +35,8 @@ DownstreamConnection::DownstreamConnection(Worker& worker, int fd, std::string p
           http1::DecodeLimits{worker.config().max_header_bytes, worker.config().max_body_bytes}),
       header_timer_(worker.loop().createTimer(
           [this] { rejectStream(408, "request headers not received in time"); })),
-      resume_timer_(worker.loop().createTimer([this] { readRequests(); })) {}
+      resume_timer_(worker.loop().createTimer([this] { readRequests(); })),
+      max_output_(static_cast<size_t>(worker.config().max_output_buffer)) {}
 
 DownstreamConnection::~DownstreamConnection() {
   if (bev_ != nullptr) bufferevent_free(bev_);
@@ -45,7 +46,11 @@ void DownstreamConnection::start() {
   bufferevent_setcb(bev_, &DownstreamConnection::onRead, &DownstreamConnection::onWrite,
                     &DownstreamConnection::onEvent, this);
   const timeval idle = toTimeval(worker_.config().idle_timeout);
-  bufferevent_set_timeouts(bev_, &idle, nullptr);
+  const timeval write = toTimeval(worker_.config().write_timeout);
+  bufferevent_set_timeouts(bev_, &idle, &write);
+  // onWrite runs whenever a write leaves at most half the high-water mark
+  // queued: time to resume reading or a paused body.
+  bufferevent_setwatermark(bev_, EV_WRITE, max_output_ / 2, 0);
   bufferevent_enable(bev_, EV_READ | EV_WRITE);
 }
 
@@ -57,16 +62,14 @@ void DownstreamConnection::readRequests() {
   if (closed_) return;
   evbuffer* input = bufferevent_get_input(bev_);
   while (!reading_stopped_ && evbuffer_get_length(input) > 0) {
-    if (slots_.size() >= kMaxPipelined) {
-      bufferevent_disable(bev_, EV_READ);
-      break;
-    }
+    if (!acceptsRequests()) break;
     evbuffer_iovec chunk;
     if (evbuffer_peek(input, -1, nullptr, &chunk, 1) < 1) break;
     const size_t consumed =
         decoder_.decode(std::string_view(static_cast<const char*>(chunk.iov_base), chunk.iov_len));
     evbuffer_drain(input, consumed);
     if (decoder_.expectsContinue()) {
+      bytes_out_ += kContinue.size();
       writeNowOrQueue(bev_, kContinue);
       decoder_.continueSent();
     }
@@ -86,7 +89,36 @@ void DownstreamConnection::readRequests() {
     }
     if (closed_) return;
   }
+  // Nothing after a closing request is kept; reading on (rather than
+  // closing with unread bytes) lets the answer reach the sender before a
+  // reset would discard it.
+  if (reading_stopped_) evbuffer_drain(input, evbuffer_get_length(input));
+  updateReading();
   updateHeaderTimer();
+}
+
+bool DownstreamConnection::acceptsRequests() const {
+  return slots_.size() + unflushed_.size() < kMaxPipelined && unsentBytes() <= max_output_;
+}
+
+size_t DownstreamConnection::unsentBytes() const {
+  return evbuffer_get_length(bufferevent_get_output(bev_)) + write_buffer_.size();
+}
+
+void DownstreamConnection::updateReading() {
+  if (closed_) return;
+  // A stopped stream is read only to discard; after the sender's EOF not at all.
+  const bool want = !peer_eof_ && (reading_stopped_ || acceptsRequests());
+  const bool enabled = (bufferevent_get_enabled(bev_) & EV_READ) != 0;
+  if (want && !enabled) {
+    bufferevent_enable(bev_, EV_READ);
+    // Requests may already be buffered: no read event would announce them.
+    if (evbuffer_get_length(bufferevent_get_input(bev_)) > 0) {
+      resume_timer_->arm(std::chrono::milliseconds(0));
+    }
+  } else if (!want && enabled) {
+    bufferevent_disable(bev_, EV_READ);
+  }
 }
 
 void DownstreamConnection::updateHeaderTimer() {
@@ -101,7 +133,11 @@ void DownstreamConnection::updateHeaderTimer() {
 
 void DownstreamConnection::dispatch(Request request) {
   const uint64_t id = next_slot_++;
-  slots_.push_back({id, request.method == "HEAD", request.keep_alive, std::nullopt});
+  Slot& slot = slots_.emplace_back();
+  slot.id = id;
+  slot.head_request = request.method == "HEAD";
+  slot.keep_alive = request.keep_alive;
+  slot.http10 = request.version_minor == 0;
   // Nothing after a "Connection: close" request is read.
   if (!request.keep_alive) reading_stopped_ = true;
   const Route& route = worker_.routes().match(request);
@@ -110,11 +146,63 @@ void DownstreamConnection::dispatch(Request request) {
   delivery->start();
 }
 
+DownstreamConnection::Slot* DownstreamConnection::findSlot(uint64_t id) {
+  if (closed_) return nullptr;
+  auto it = std::find_if(slots_.begin(), slots_.end(), [&](const Slot& s) { return s.id == id; });
+  // Not found: dropped after an earlier answer closed the stream.
+  return it == slots_.end() ? nullptr : &*it;
+}
+
 void DownstreamConnection::respond(uint64_t slot, Response response) {
-  if (closed_) return;
-  auto it = std::find_if(slots_.begin(), slots_.end(), [&](const Slot& s) { return s.id == slot; });
-  if (it == slots_.end()) return;  // dropped after an earlier answer closed the stream
-  it->response = std::move(response);
+  Slot* s = findSlot(slot);
+  if (s == nullptr) return;
+  s->response = std::move(response);
+  writeReadyResponses();
+}
+
+void DownstreamConnection::respondHead(uint64_t slot, Response head,
+                                       std::optional<uint64_t> body_length,
+                                       std::function<void()> resume) {
+  Slot* s = findSlot(slot);
+  if (s == nullptr) {
+    if (resume) resume();  // the delivery then finds the stream gone
+    return;
+  }
+  s->streamed = true;
+  s->body_length = body_length;
+  s->pending = std::move(head.body);
+  head.body.clear();
+  s->response = std::move(head);
+  s->resume = std::move(resume);
+  writeReadyResponses();
+}
+
+bool DownstreamConnection::sendBody(uint64_t slot, std::string_view bytes) {
+  Slot* s = findSlot(slot);
+  if (s == nullptr) return true;  // nobody to send to: take (and drop) everything
+  s->pending.append(bytes);
+  writeReadyResponses();
+  if (closed_) return true;
+  // Room only for the answer being written, and only below the high-water mark.
+  const bool room = !slots_.empty() && slots_.front().id == slot && unsentBytes() <= max_output_;
+  if (!room) {
+    if (Slot* again = findSlot(slot)) again->producer_paused = true;
+  }
+  return room;
+}
+
+void DownstreamConnection::finishBody(uint64_t slot) {
+  Slot* s = findSlot(slot);
+  if (s == nullptr) return;
+  s->body_done = true;
+  writeReadyResponses();
+}
+
+void DownstreamConnection::abort(uint64_t slot) {
+  Slot* s = findSlot(slot);
+  if (s == nullptr) return;
+  s->aborted = true;
+  if (!s->response) s->response.emplace();
   writeReadyResponses();
 }
 
@@ -126,34 +214,111 @@ void DownstreamConnection::rejectStream(int status, std::string_view reason) {
   reading_stopped_ = true;
   header_timer_->disarm();
   bufferevent_disable(bev_, EV_READ);
-  slots_.push_back({next_slot_++, false, false, problemResponse(status, reason)});
+  Slot& slot = slots_.emplace_back();
+  slot.id = next_slot_++;
+  slot.response = problemResponse(status, reason);
   writeReadyResponses();
 }
 
 void DownstreamConnection::writeReadyResponses() {
+  if (closed_) return;
   while (!slots_.empty() && slots_.front().response.has_value() && !close_after_write_) {
     Slot& slot = slots_.front();
-    Response& response = *slot.response;
-    response.keep_alive = slot.keep_alive && !worker_.draining();
-    http1::writeResponse(response, slot.head_request, write_buffer_);
-    if (!response.keep_alive) close_after_write_ = true;
+    if (slot.aborted) {
+      // The sender cannot get this answer whole: what came before goes out,
+      // then the connection closes (a partial body is never completed).
+      close_after_write_ = true;
+      break;
+    }
+    if (slot.streamed) {
+      writeStreamed(slot);
+      if (!slot.body_done) break;  // later answers wait for this body
+    } else {
+      Response& response = *slot.response;
+      response.keep_alive = slot.keep_alive && !worker_.draining();
+      http1::writeResponse(response, slot.head_request, write_buffer_);
+      if (!response.keep_alive) close_after_write_ = true;
+    }
+    unflushed_.push_back(bytes_out_ + write_buffer_.size());
     slots_.pop_front();
   }
   if (close_after_write_) {
-    slots_.clear();  // answers to requests after a closing one are never sent
+    dropSlots();  // answers to requests after a closing one are never sent
     reading_stopped_ = true;
   }
-  if (!write_buffer_.empty()) {
-    writeNowOrQueue(bev_, write_buffer_);
-    write_buffer_.clear();
-  }
+  flushWriteBuffer();
   if (close_after_write_ || (reading_stopped_ && slots_.empty())) {
     if (evbuffer_get_length(bufferevent_get_output(bev_)) == 0) close();
-    return;  // otherwise onWrite closes once the output has drained
+    if (!closed_) updateReading();  // discard whatever the sender still sends
+    return;                         // otherwise onWrite closes once the output has drained
   }
-  if (slots_.size() < kMaxPipelined && !(bufferevent_get_enabled(bev_) & EV_READ)) {
-    bufferevent_enable(bev_, EV_READ);
-    resume_timer_->arm(std::chrono::milliseconds(0));  // requests may already be buffered
+  afterWrite();
+}
+
+void DownstreamConnection::writeStreamed(Slot& slot) {
+  if (!slot.head_written) {
+    Response& head = *slot.response;
+    head.keep_alive = slot.keep_alive && !worker_.draining();
+    http1::BodyFraming framing = http1::BodyFraming::kContentLength;
+    if (!slot.body_length) {
+      if (slot.http10) {
+        framing = http1::BodyFraming::kUntilClose;
+        head.keep_alive = false;
+      } else {
+        framing = http1::BodyFraming::kChunked;
+        slot.chunked = true;
+      }
+    }
+    http1::writeResponseHead(head, framing, slot.body_length.value_or(0), write_buffer_);
+    if (!head.keep_alive) slot.keep_alive = false;
+    slot.head_written = true;
+  }
+  if (!slot.pending.empty()) {
+    if (slot.head_request) {
+      // no body on the wire for HEAD
+    } else if (slot.chunked) {
+      http1::appendChunk(slot.pending, write_buffer_);
+    } else {
+      write_buffer_.append(slot.pending);
+    }
+    slot.pending.clear();
+  }
+  if (slot.body_done) {
+    if (slot.chunked && !slot.head_request) http1::appendLastChunk(write_buffer_);
+    if (!slot.keep_alive) close_after_write_ = true;
+  }
+}
+
+void DownstreamConnection::flushWriteBuffer() {
+  if (write_buffer_.empty()) return;
+  bytes_out_ += write_buffer_.size();
+  writeNowOrQueue(bev_, write_buffer_);
+  write_buffer_.clear();
+  // A streamed body passes through here chunk by chunk: don't keep the peak.
+  if (write_buffer_.capacity() > 64 * 1024) write_buffer_.shrink_to_fit();
+}
+
+void DownstreamConnection::afterWrite() {
+  if (closed_) return;
+  const uint64_t written = bytes_out_ - evbuffer_get_length(bufferevent_get_output(bev_));
+  while (!unflushed_.empty() && unflushed_.front() <= written) unflushed_.pop_front();
+  resumeProducer();
+  updateReading();
+}
+
+void DownstreamConnection::resumeProducer() {
+  if (slots_.empty() || unsentBytes() > max_output_) return;
+  Slot& front = slots_.front();
+  if (!front.streamed || !front.producer_paused) return;
+  front.producer_paused = false;
+  if (front.resume) front.resume();  // defers to the loop: no reentry here
+}
+
+void DownstreamConnection::dropSlots() {
+  std::deque<Slot> dropped;
+  dropped.swap(slots_);
+  for (Slot& slot : dropped) {
+    if (slot.producer_paused && slot.resume) slot.resume();
   }
 }
 
@@ -161,16 +326,24 @@ void DownstreamConnection::onWrite(bufferevent*, void* self) {
   auto* connection = static_cast<DownstreamConnection*>(self);
   if (connection->close_after_write_ ||
       (connection->reading_stopped_ && connection->slots_.empty())) {
-    connection->close();
+    if (evbuffer_get_length(bufferevent_get_output(connection->bev_)) == 0) connection->close();
+    return;
   }
+  connection->afterWrite();
 }
 
 void DownstreamConnection::onEvent(bufferevent*, short events, void* self) {
   auto* connection = static_cast<DownstreamConnection*>(self);
+  if ((events & BEV_EVENT_TIMEOUT) && (events & BEV_EVENT_WRITING)) {
+    LOG_DEBUG("closed a downstream connection that took no bytes in time",
+              {"peer", connection->peer_address_});
+    connection->close();
+    return;
+  }
   if (events & BEV_EVENT_TIMEOUT) {
     if (!connection->slots_.empty()) {
       // Waiting for the app, not for the sender: keep the idle clock running.
-      bufferevent_enable(connection->bev_, EV_READ);
+      connection->updateReading();
     } else if (connection->decoder_.midMessage()) {
       connection->rejectStream(408, "request not received in time");
     } else {
@@ -181,7 +354,11 @@ void DownstreamConnection::onEvent(bufferevent*, short events, void* self) {
   if (events & BEV_EVENT_EOF) {
     // The sender may have only half-closed: answer what it asked, then close.
     connection->reading_stopped_ = true;
-    if (connection->slots_.empty()) connection->close();
+    connection->peer_eof_ = true;
+    if (connection->slots_.empty() &&
+        evbuffer_get_length(bufferevent_get_output(connection->bev_)) == 0) {
+      connection->close();
+    }
     return;
   }
   connection->close();  // BEV_EVENT_ERROR: reset, broken pipe
@@ -196,6 +373,7 @@ void DownstreamConnection::close() {
   closed_ = true;
   header_timer_->disarm();
   resume_timer_->disarm();
+  dropSlots();             // wakes paused bodies: their deliveries find the sender gone
   bufferevent_free(bev_);  // safe inside its own callbacks: libevent defers the free
   bev_ = nullptr;
   worker_.closeConnection(this);

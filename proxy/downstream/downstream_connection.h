@@ -1,7 +1,15 @@
 // DownstreamConnection: one sender's HTTP/1.1 connection. Decodes requests
 // (pipelined ones too), starts a Delivery for each, and writes the answers
-// back in request order. Enforces the header-read timeout (slowloris) and the
+// back in request order, whole or streamed (a streamed body holds back the
+// answers after it). Enforces the header-read timeout (slowloris) and the
 // idle timeout, answers malformed input with a precise status and closes.
+//
+// Backpressure both ways: the connection is not read while its unsent output
+// is over --max-output-buffer or its pipeline is full (a request counts until
+// its answer is written out, not merely serialised); a streamed body pauses
+// its app connection likewise; --write-timeout closes a connection that takes
+// no bytes. After a request answered with close, further bytes are read and
+// discarded, never buffered.
 //
 // Owned by its Worker through a shared_ptr; deliveries hold it weakly. It
 // closes itself through Worker::closeConnection(), which frees it later,
@@ -10,6 +18,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -32,6 +41,12 @@ class DownstreamConnection : public ResponseSink,
 
   void start();
   void respond(uint64_t slot, Response response) override;
+  bool streamsBodies() const override { return true; }
+  void respondHead(uint64_t slot, Response head, std::optional<uint64_t> body_length,
+                   std::function<void()> resume) override;
+  bool sendBody(uint64_t slot, std::string_view bytes) override;
+  void finishBody(uint64_t slot) override;
+  void abort(uint64_t slot) override;
   // Shutdown: finish what was asked, then close (idle connections close now).
   void drain();
   bool closed() const { return closed_; }
@@ -39,10 +54,22 @@ class DownstreamConnection : public ResponseSink,
  private:
   // One request's place in the answer order.
   struct Slot {
-    uint64_t id;
-    bool head_request;
-    bool keep_alive;
+    uint64_t id = 0;
+    bool head_request = false;
+    bool keep_alive = false;
+    bool http10 = false;  // a streamed body of unknown length ends with the connection
+    // The whole answer, or the head of a streamed one.
     std::optional<Response> response;
+    // Streamed answers only:
+    bool streamed = false;
+    bool head_written = false;
+    bool chunked = false;
+    bool body_done = false;
+    bool aborted = false;  // cut: the connection closes when this slot is reached
+    bool producer_paused = false;
+    std::optional<uint64_t> body_length;
+    std::string pending;  // body bytes not yet framed into the output
+    std::function<void()> resume;
   };
 
   static void onRead(bufferevent*, void* self);
@@ -54,6 +81,17 @@ class DownstreamConnection : public ResponseSink,
   // Queues a final answer of the proxy's own and stops reading: the stream is unusable.
   void rejectStream(int status, std::string_view reason);
   void writeReadyResponses();
+  void writeStreamed(Slot& slot);
+  void flushWriteBuffer();
+  // Forgets answers written out; resumes a paused body; reads when allowed.
+  void afterWrite();
+  Slot* findSlot(uint64_t id);
+  bool acceptsRequests() const;
+  void updateReading();
+  void resumeProducer();
+  // Drops every slot, waking paused bodies so their deliveries see the end.
+  void dropSlots();
+  size_t unsentBytes() const;
   void updateHeaderTimer();
   void close();
 
@@ -66,7 +104,13 @@ class DownstreamConnection : public ResponseSink,
   TimerPtr header_timer_;
   TimerPtr resume_timer_;  // resumes reading after pipelining backpressure
   std::string write_buffer_;
-  bool reading_stopped_ = false;  // no more requests will be read
+  const size_t max_output_;  // --max-output-buffer
+  uint64_t bytes_out_ = 0;   // bytes handed to the socket (sent or queued) so far
+  // bytes_out_ at the end of each answer serialised but not yet written out:
+  // those requests still count against the pipeline.
+  std::deque<uint64_t> unflushed_;
+  bool reading_stopped_ = false;  // no more requests will be read (the rest is discarded)
+  bool peer_eof_ = false;
   bool close_after_write_ = false;
   bool closed_ = false;
 };

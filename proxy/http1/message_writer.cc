@@ -55,6 +55,18 @@ bool methodCarriesBody(std::string_view method) {
   return method == "POST" || method == "PUT" || method == "PATCH";
 }
 
+void appendStatusLineAndHeaders(const Response& response, size_t body_reserve, std::string& out) {
+  const std::string_view reason =
+      response.reason.empty() ? reasonPhrase(response.status) : std::string_view(response.reason);
+  out.reserve(out.size() + reason.size() + headersSize(response.headers) + body_reserve + 64);
+  out.append("HTTP/1.1 ");
+  appendNumber(out, static_cast<size_t>(response.status));
+  out.push_back(' ');
+  out.append(reason);
+  out.append("\r\n");
+  appendHeaders(out, response.headers);
+}
+
 }  // namespace
 
 void writeRequest(const Request& request, std::string& out) {
@@ -74,23 +86,45 @@ void writeRequest(const Request& request, std::string& out) {
 }
 
 void writeResponse(const Response& response, bool head_request, std::string& out) {
-  const std::string_view reason =
-      response.reason.empty() ? reasonPhrase(response.status) : std::string_view(response.reason);
   // RFC 9110 §6.4.1: 1xx, 204 and 304 never carry a body (nor its length).
   const bool bodiless = response.status < 200 || response.status == 204 || response.status == 304;
   const bool write_body = !bodiless && !head_request;
-  out.reserve(out.size() + reason.size() + headersSize(response.headers) +
-              (write_body ? response.body.size() : 0) + 64);
-  out.append("HTTP/1.1 ");
-  appendNumber(out, static_cast<size_t>(response.status));
-  out.push_back(' ');
-  out.append(reason);
-  out.append("\r\n");
-  appendHeaders(out, response.headers);
+  appendStatusLineAndHeaders(response, write_body ? response.body.size() : 0, out);
   if (!bodiless) appendContentLength(out, response.body.size());
   if (!response.keep_alive) out.append("Connection: close\r\n");
   out.append("\r\n");
   if (write_body) out.append(response.body);
 }
+
+void writeResponseHead(const Response& response, BodyFraming framing, uint64_t content_length,
+                       std::string& out) {
+  appendStatusLineAndHeaders(response, 0, out);
+  switch (framing) {
+    case BodyFraming::kContentLength:
+      appendContentLength(out, static_cast<size_t>(content_length));
+      break;
+    case BodyFraming::kChunked:
+      out.append("Transfer-Encoding: chunked\r\n");
+      break;
+    case BodyFraming::kUntilClose:
+      break;
+  }
+  if (!response.keep_alive) out.append("Connection: close\r\n");
+  out.append("\r\n");
+}
+
+void appendChunk(std::string_view data, std::string& out) {
+  if (data.empty()) return;
+  static constexpr char kHex[] = "0123456789abcdef";
+  char size[16];
+  size_t at = sizeof(size);
+  for (size_t n = data.size(); n != 0; n >>= 4) size[--at] = kHex[n & 0xf];
+  out.append(size + at, sizeof(size) - at);
+  out.append("\r\n");
+  out.append(data);
+  out.append("\r\n");
+}
+
+void appendLastChunk(std::string& out) { out.append("0\r\n\r\n"); }
 
 }  // namespace dedup::http1

@@ -4,7 +4,8 @@
 // otherwise the body runs until the connection closes (and the connection is
 // not reused). Errors: duplicate Content-Length, Content-Length with
 // Transfer-Encoding, any transfer coding but a single final chunked, 101
-// (upgrades are not proxied), a body over the limit, anything malformed.
+// (upgrades are not proxied), anything malformed. A body over the buffering
+// limit is streamed, never an error.
 #include "proxy/http1/response_decoder.h"
 
 #include <algorithm>
@@ -34,8 +35,8 @@ bool isReasonChar(char c) {
 
 class ResponseDecoder::Impl {
  public:
-  Impl(size_t max_header_bytes, size_t max_body_bytes)
-      : max_header_bytes_(max_header_bytes), max_body_bytes_(max_body_bytes) {
+  Impl(size_t max_header_bytes, size_t max_buffered_body)
+      : max_header_bytes_(max_header_bytes), max_buffered_body_(max_buffered_body) {
     reset();
   }
 
@@ -44,6 +45,10 @@ class ResponseDecoder::Impl {
   void decodeEof();
   State state() const { return state_; }
   Response take();
+  Response takeHead();
+  std::string& streamedBody() { return response_.body; }
+  std::optional<uint64_t> bodyLength() const { return body_length_; }
+  int headStatus() const { return phase_ == Phase::kBody ? response_.status : 0; }
   const std::string& error() const { return error_; }
 
  private:
@@ -58,7 +63,7 @@ class ResponseDecoder::Impl {
   void reset();
 
   const size_t max_header_bytes_;
-  const size_t max_body_bytes_;
+  const size_t max_buffered_body_;
   HeaderSectionParser header_parser_{HTTP_RESPONSE};
   BodyDecoder body_;
   State state_ = State::kNeedMore;
@@ -68,7 +73,9 @@ class ResponseDecoder::Impl {
   char version_[kVersionLength] = {};
   size_t version_length_ = 0;
   int status_digits_ = 0;
-  bool no_body_ = false;  // the request was HEAD
+  bool no_body_ = false;    // the request was HEAD
+  bool streaming_ = false;  // takeHead() was called
+  std::optional<uint64_t> body_length_;
   std::string error_;
 };
 
@@ -104,6 +111,18 @@ void ResponseDecoder::Impl::decodeEof() {
   } else {
     fail("truncated response: connection closed inside the status line or headers");
   }
+}
+
+Response ResponseDecoder::Impl::takeHead() {
+  HTTP1_INVARIANT(state_ == State::kHead);
+  Response head = std::move(response_);
+  // The body decoder keeps appending to response_.body, now the stream buffer.
+  response_.body.clear();
+  response_.status = head.status;
+  response_.keep_alive = head.keep_alive;
+  streaming_ = true;
+  state_ = body_.state() == BodyDecoder::State::kDone ? State::kMessage : State::kNeedMore;
+  return head;
 }
 
 Response ResponseDecoder::Impl::take() {
@@ -268,16 +287,19 @@ void ResponseDecoder::Impl::headersDone() {
     framing = BodyDecoder::Framing::kChunked;
   } else if (fields.content_length_count > 0) {
     length = fields.content_length;
-    if (length > max_body_bytes_) {
-      return fail("response body larger than " + std::to_string(max_body_bytes_) + " bytes");
-    }
+    body_length_ = length;
   } else {
     framing = BodyDecoder::Framing::kUntilClose;
   }
   response_.keep_alive = header_parser_.keepAlive() && framing != BodyDecoder::Framing::kUntilClose;
-  body_.start(framing, length, &response_.body,
-              BodyDecoder::Limits{max_body_bytes_, max_header_bytes_});
-  if (body_.state() == BodyDecoder::State::kDone) state_ = State::kMessage;
+  // No size limit on the body itself: past max_buffered_body_ it is streamed.
+  body_.start(framing, length, &response_.body, BodyDecoder::Limits{SIZE_MAX, max_header_bytes_});
+  if (body_.state() == BodyDecoder::State::kDone) {
+    state_ = State::kMessage;
+  } else if (framing == BodyDecoder::Framing::kLength && length > max_buffered_body_) {
+    response_.body.shrink_to_fit();  // drop what start() reserved: nothing is buffered
+    state_ = State::kHead;
+  }
 }
 
 size_t ResponseDecoder::Impl::parseBody(std::string_view data) {
@@ -290,6 +312,7 @@ size_t ResponseDecoder::Impl::parseBody(std::string_view data) {
       state_ = State::kMessage;
       break;
     case BodyDecoder::State::kNeedMore:
+      if (!streaming_ && response_.body.size() > max_buffered_body_) state_ = State::kHead;
       break;
   }
   return n;
@@ -312,10 +335,12 @@ void ResponseDecoder::Impl::startMessage() {
 void ResponseDecoder::Impl::reset() {
   startMessage();
   no_body_ = false;
+  streaming_ = false;
+  body_length_.reset();
 }
 
-ResponseDecoder::ResponseDecoder(size_t max_header_bytes, size_t max_body_bytes)
-    : impl_(std::make_unique<Impl>(max_header_bytes, max_body_bytes)) {}
+ResponseDecoder::ResponseDecoder(size_t max_header_bytes, size_t max_buffered_body)
+    : impl_(std::make_unique<Impl>(max_header_bytes, max_buffered_body)) {}
 ResponseDecoder::~ResponseDecoder() = default;
 
 void ResponseDecoder::expectNoBody() { impl_->expectNoBody(); }
@@ -323,6 +348,10 @@ size_t ResponseDecoder::decode(std::string_view data) { return impl_->decode(dat
 void ResponseDecoder::decodeEof() { impl_->decodeEof(); }
 ResponseDecoder::State ResponseDecoder::state() const { return impl_->state(); }
 Response ResponseDecoder::take() { return impl_->take(); }
+Response ResponseDecoder::takeHead() { return impl_->takeHead(); }
+std::string& ResponseDecoder::streamedBody() { return impl_->streamedBody(); }
+std::optional<uint64_t> ResponseDecoder::bodyLength() const { return impl_->bodyLength(); }
+int ResponseDecoder::headStatus() const { return impl_->headStatus(); }
 const std::string& ResponseDecoder::error() const { return impl_->error(); }
 
 }  // namespace dedup::http1

@@ -1,6 +1,8 @@
 // UpstreamConnection: one TCP connection to the app, carrying one exchange at
 // a time (no pipelining to the app: a slow answer must not hold up others).
-// Owned by UpstreamPool. Thread-safety: the worker's thread only.
+// A body too large to buffer is handed over as an UpstreamBody that reads the
+// socket only while the consumer wants more; the connection stays busy until
+// that body ends. Owned by UpstreamPool. Thread-safety: the worker's thread.
 #pragma once
 
 #include <chrono>
@@ -31,6 +33,18 @@ class UpstreamConnection {
 
  private:
   enum class State { kConnecting, kIdle, kBusy, kClosed };
+  class BodyStream;
+
+  // Streaming a body (stream_ set): the head went to the caller, the rest
+  // follows through stream_'s handler.
+  void handOverHead();
+  void streamBody();
+  void endBody();
+  void failBody(std::string error);
+  void pauseBody();
+  void resumeBody();
+  void cancelBody();
+  void detachStream();
 
   static void onRead(bufferevent*, void* self);
   static void onEvent(bufferevent*, short events, void* self);
@@ -47,6 +61,10 @@ class UpstreamConnection {
   http1::ResponseDecoder decoder_;
   UpstreamCallback done_;
   TimerPtr timeout_;
+  TimerPtr resume_timer_;  // runs streamBody() on the loop after resume()
+  std::shared_ptr<BodyStream> stream_;
+  bool body_paused_ = false;
+  bool eof_ = false;  // the app closed; input may still hold body bytes
   bool head_request_ = false;
 };
 

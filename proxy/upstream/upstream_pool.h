@@ -27,10 +27,15 @@ namespace dedup {
 struct UpstreamOptions {
   sockaddr_storage address{};
   socklen_t address_len = 0;
-  std::chrono::milliseconds timeout{30000};  // whole exchange, from send() to the last byte
+  // From send() to the end of the answer; while a body streams, the longest
+  // the app may send nothing while the sender is ready for more.
+  std::chrono::milliseconds timeout{30000};
   int max_connections = 64;
   size_t max_header_bytes = 64 * 1024;
-  size_t max_body_bytes = 8 * 1024 * 1024;
+  // A response body up to this is buffered and delivered whole; a longer one
+  // is streamed (UpstreamResult::body). The server sets --max-stored-body:
+  // a streamed body is never stored, so the stored copy is known at its head.
+  size_t max_buffered_body = 64 * 1024;
 };
 
 class UpstreamConnection;

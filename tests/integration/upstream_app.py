@@ -18,6 +18,10 @@ Behaviour is driven by request headers:
   X-Test-Content-Type  response Content-Type (default application/json)
   X-Test-Close         close the connection without answering
   X-Test-Chunked       answer with Transfer-Encoding: chunked
+  X-Test-Body-Size     response body of this many bytes (body_pattern(N)), written
+                       in 64 KiB pieces; the record keeps only its length
+  X-Test-Break-After   send the head (full Content-Length) and this many body
+                       bytes, then close the connection
 
 Control endpoints (never recorded):
   GET  /__stats   the JSON record (see Recorder.snapshot)
@@ -34,6 +38,14 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+def body_pattern(size):
+    """The body X-Test-Body-Size: N answers: a counter, so a lost or reordered
+    piece shows."""
+    pattern = b"".join(b"%07d\n" % i for i in range(8192))  # 64 KiB
+    whole, rest = divmod(size, len(pattern))
+    return pattern * whole + pattern[:rest]
 
 
 class Recorder:
@@ -242,10 +254,27 @@ class Handler(BaseHTTPRequestHandler):
                 sort_keys=True,
             ).encode()
         chunked = self.headers.get("X-Test-Chunked") is not None
+        body_size = self.headers.get("X-Test-Body-Size")
+        if body_size is not None:
+            response_body = body_pattern(int(body_size))
+        break_after = self.headers.get("X-Test-Break-After")
+        recorded_body = (b"<%d bytes>" % len(response_body)) if body_size else response_body
         try:
-            self._answer(status, response_body, content_type, chunked=chunked)
+            if break_after is not None:
+                self._answer_broken(status, response_body, content_type, int(break_after))
+            else:
+                self._answer(status, response_body, content_type, chunked=chunked)
         finally:
-            self.recorder.completed(request_id, status, response_body)
+            self.recorder.completed(request_id, status, recorded_body)
+
+    def _answer_broken(self, status, body, content_type, sent):
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body[:sent])
+        self.wfile.flush()
+        self.close_connection = True
 
     def _answer(self, status, body, content_type, chunked=False):
         self.send_response(status)
@@ -261,13 +290,15 @@ class Handler(BaseHTTPRequestHandler):
             return
         if chunked:
             # Several chunks of uneven size so the proxy has to reassemble them.
-            pieces = [body[:1], body[1:7], body[7:]] if body else []
+            pieces = [body[:1], body[1:7]] if body else []
+            pieces += [body[at:at + 65536] for at in range(7, len(body), 65536)]
             for piece in pieces:
                 if piece:
                     self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
             self.wfile.write(b"0\r\n\r\n")
         else:
-            self.wfile.write(body)
+            for at in range(0, len(body), 65536):
+                self.wfile.write(body[at:at + 65536])
         self.wfile.flush()
 
 

@@ -400,6 +400,163 @@ TEST_F(DeliveryTest, BodiesOverTheLimitAreCommittedWithoutBody) {
   EXPECT_EQ(store_.calls[1].stored, (StoredResponse{200, "", ""}));
 }
 
+// Streamed answers (a body over --max-stored-body): the app's body is an
+// UpstreamBody the test drives; the sink records what it is sent.
+class FakeBody : public UpstreamBody {
+ public:
+  void start(Handler h) override {
+    handler = std::move(h);
+    started = true;
+  }
+  void pause() override { paused = true; }
+  void resume() override { paused = false; }
+  void cancel() override {
+    cancelled = true;
+    handler = {};
+  }
+  Handler handler;
+  bool started = false;
+  bool paused = false;
+  bool cancelled = false;
+};
+
+class StreamingSink : public ResponseSink {
+ public:
+  void respond(uint64_t, Response response) override { whole.push_back(std::move(response)); }
+  bool streamsBodies() const override { return true; }
+  void respondHead(uint64_t, Response h, std::optional<uint64_t> length,
+                   std::function<void()> r) override {
+    head = std::move(h);
+    body_length = length;
+    resume = std::move(r);
+  }
+  bool sendBody(uint64_t, std::string_view bytes) override {
+    body.append(bytes);
+    return room;
+  }
+  void finishBody(uint64_t) override { finished = true; }
+  void abort(uint64_t) override { aborted = true; }
+  std::vector<Response> whole;
+  std::optional<Response> head;
+  std::optional<uint64_t> body_length;
+  std::function<void()> resume;
+  std::string body;
+  bool room = true;
+  bool finished = false;
+  bool aborted = false;
+};
+
+class DeliveryStreamingTest : public DeliveryTest {
+ protected:
+  void deliverTo(std::shared_ptr<ResponseSink> sink) {
+    auto delivery = std::make_shared<Delivery>(context_, route_, post("k1"), sink, 0, "10.0.0.9");
+    delivery->start();
+    store_.calls[0].begin_done(began(BeginResult::Outcome::kNew));
+  }
+  void answerStreamed(int status, std::string first_bytes) {
+    UpstreamResult result;
+    result.response.status = status;
+    result.response.body = std::move(first_bytes);
+    result.response.headers.add("Content-Type", "text/plain");
+    result.body = body_;
+    result.body_length = 9;
+    upstream_.answer(std::move(result));
+  }
+  std::shared_ptr<FakeBody> body_ = std::make_shared<FakeBody>();
+  std::shared_ptr<StreamingSink> streaming_ = std::make_shared<StreamingSink>();
+};
+
+TEST_F(DeliveryStreamingTest, AckIsCommittedStatusOnlyBeforeAnyByteStreams) {
+  deliverTo(streaming_);
+  answerStreamed(200, "abc");
+  ASSERT_EQ(store_.calls.size(), 2u);
+  EXPECT_EQ(store_.calls[1].op, "commit");
+  EXPECT_EQ(store_.calls[1].stored, (StoredResponse{200, "", ""}));
+  EXPECT_FALSE(streaming_->head.has_value()) << "the sender saw the answer before the commit";
+  EXPECT_FALSE(body_->started) << "the app's body was read before the commit";
+  store_.calls[1].commit_done(CommitOutcome::kCommitted);
+
+  ASSERT_TRUE(streaming_->head.has_value());
+  EXPECT_EQ(streaming_->head->status, 200);
+  EXPECT_EQ(streaming_->head->body, "abc");
+  EXPECT_EQ(streaming_->body_length, std::optional<uint64_t>(9));
+  ASSERT_TRUE(body_->started);
+
+  streaming_->room = false;
+  body_->handler.on_data("def");
+  EXPECT_EQ(streaming_->body, "def");
+  EXPECT_TRUE(body_->paused) << "a full sink must pause the app";
+  streaming_->resume();
+  EXPECT_FALSE(body_->paused);
+  streaming_->room = true;
+  body_->handler.on_data("ghi");
+  auto on_end = body_->handler.on_end;
+  body_->handler = {};  // as UpstreamConnection does: the handler goes with the end
+  on_end();
+  EXPECT_EQ(streaming_->body, "defghi");
+  EXPECT_TRUE(streaming_->finished);
+  EXPECT_FALSE(streaming_->aborted);
+  EXPECT_EQ(outcomeCount("forwarded"), 1);
+}
+
+TEST_F(DeliveryStreamingTest, AppBreakingOffMidBodyCutsTheSenderAndTheCommitStands) {
+  deliverTo(streaming_);
+  answerStreamed(200, "abc");
+  store_.calls[1].commit_done(CommitOutcome::kCommitted);
+  auto on_error = body_->handler.on_error;
+  body_->handler = {};
+  on_error("truncated response");
+  EXPECT_TRUE(streaming_->aborted);
+  EXPECT_FALSE(streaming_->finished);
+  ASSERT_EQ(store_.calls.size(), 2u) << "no release after an ack";
+}
+
+TEST_F(DeliveryStreamingTest, AckStatusThenFailureBeforeTheBodyIsStillCommitted) {
+  deliverTo(streaming_);
+  UpstreamResult result;
+  result.kind = UpstreamResult::Kind::kUnreachable;
+  result.head_status = 204;
+  result.error = "the app closed the connection without a complete answer";
+  upstream_.answer(std::move(result));
+  ASSERT_EQ(store_.calls.size(), 2u);
+  EXPECT_EQ(store_.calls[1].op, "commit");
+  EXPECT_EQ(store_.calls[1].stored, (StoredResponse{204, "", ""}));
+  store_.calls[1].commit_done(CommitOutcome::kCommitted);
+  EXPECT_TRUE(streaming_->aborted);
+  EXPECT_TRUE(streaming_->whole.empty());
+}
+
+TEST_F(DeliveryStreamingTest, NonAckStatusBeforeABrokenBodyIsReleased) {
+  deliverTo(streaming_);
+  UpstreamResult result;
+  result.kind = UpstreamResult::Kind::kUnreachable;
+  result.head_status = 500;
+  upstream_.answer(std::move(result));
+  ASSERT_EQ(store_.calls.size(), 2u);
+  EXPECT_EQ(store_.calls[1].op, "release");
+}
+
+TEST_F(DeliveryStreamingTest, SenderGoneBeforeTheCommitStopsReadingTheApp) {
+  deliverTo(streaming_);
+  answerStreamed(200, "abc");
+  streaming_.reset();
+  store_.calls[1].commit_done(CommitOutcome::kCommitted);
+  EXPECT_TRUE(body_->cancelled);
+}
+
+TEST_F(DeliveryStreamingTest, SinkWithoutStreamingGetsTheBodyWhole) {
+  deliverTo(sink_);
+  answerStreamed(200, "abc");
+  store_.calls[1].commit_done(CommitOutcome::kCommitted);
+  ASSERT_TRUE(body_->started);
+  body_->handler.on_data("defghi");
+  EXPECT_TRUE(sink_->responses.empty());
+  auto on_end = body_->handler.on_end;
+  body_->handler = {};
+  on_end();
+  EXPECT_EQ(onlyResponse().body, "abcdefghi");
+}
+
 // Profiles: each preset's answers come out of the same pipeline.
 class DeliveryProfileTest : public DeliveryTest {
  protected:

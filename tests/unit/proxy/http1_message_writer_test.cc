@@ -176,5 +176,28 @@ TEST(WriteResponse, RoundTripsThroughTheDecoder) {
   }
 }
 
+TEST(MessageWriter, StreamedResponseHeadsFrameTheBodyThatFollows) {
+  Response head = response(200, "", {{"Content-Length", "1"}, {"Transfer-Encoding", "gzip"}}, "");
+  std::string out;
+  writeResponseHead(head, BodyFraming::kContentLength, 12, out);
+  EXPECT_EQ(out, "HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n") << "app framing never copied";
+
+  out.clear();
+  writeResponseHead(head, BodyFraming::kChunked, 0, out);
+  appendChunk("hello", out);
+  appendChunk("", out);  // would end the body: nothing written
+  appendChunk(std::string(300, 'x'), out);
+  appendLastChunk(out);
+  ResponseDecoder decoder(1024, 1024);
+  EXPECT_EQ(decoder.decode(out), out.size());
+  ASSERT_EQ(decoder.state(), ResponseDecoder::State::kMessage) << decoder.error();
+  EXPECT_EQ(decoder.take().body, "hello" + std::string(300, 'x'));
+
+  out.clear();
+  head.keep_alive = false;
+  writeResponseHead(head, BodyFraming::kUntilClose, 0, out);
+  EXPECT_EQ(out, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+}
+
 }  // namespace
 }  // namespace dedup::http1

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -257,9 +259,6 @@ TEST(ResponseDecoder, Rejects) {
       {"TE gzip", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", false},
       {"TE gzip, chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", false},
       {"TE in HTTP/1.0", "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", false},
-      {"body over limit", "HTTP/1.1 200 OK\r\nContent-Length: 65\r\n\r\n", false},
-      {"chunked over limit", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n41\r\n", false},
-      {"until close over limit", "HTTP/1.1 200 OK\r\n\r\n" + std::string(65, 'x'), false},
       {"header section over limit", "HTTP/1.1 200 OK\r\nX: " + std::string(kMaxHeader, 'x'), false},
       {"HTTP/2.0", "HTTP/2.0 200 OK\r\n\r\n", false},
       {"malformed version", "HTTP/1.x 200 OK\r\n\r\n", false},
@@ -303,6 +302,162 @@ TEST(ResponseDecoder, IsReadyForTheNextResponseAfterTake) {
   ASSERT_EQ(decoder.state(), State::kMessage);
   EXPECT_EQ(decoder.take().body, "abc");
   EXPECT_EQ(decoder.state(), State::kNeedMore);
+}
+
+// --- Streaming: bodies over the buffering limit (kMaxBody) ---------------
+
+struct Streamed {
+  State end = State::kNeedMore;  // the state after the last input
+  Response head;
+  std::optional<uint64_t> length;
+  std::string body;  // the head's bytes, then everything streamed
+  bool keep_alive = false;
+  std::string error;
+  int head_status = 0;
+};
+
+// Feeds `input` `step` bytes at a time, taking the head at kHead and
+// draining streamedBody() after every call, as UpstreamConnection does.
+Streamed stream(std::string_view input, size_t step, bool eof = false) {
+  ResponseDecoder decoder(kMaxHeader, kMaxBody);
+  Streamed out;
+  size_t used = 0;
+  bool streaming = false;
+  auto drain = [&] {
+    if (!streaming) return;
+    std::string& bytes = decoder.streamedBody();
+    EXPECT_LE(bytes.size(), step == kWhole ? input.size() : step) << "bounded per call";
+    out.body += bytes;
+    bytes.clear();
+  };
+  while (true) {
+    if (decoder.state() == State::kHead) {
+      out.head = decoder.takeHead();
+      out.length = decoder.bodyLength();
+      out.body = out.head.body;
+      streaming = true;
+      drain();
+      continue;
+    }
+    if (decoder.state() != State::kNeedMore || used == input.size()) break;
+    const std::string_view piece = input.substr(used, step);
+    used += decoder.decode(piece);
+    drain();
+  }
+  if (eof && decoder.state() == State::kNeedMore) {
+    decoder.decodeEof();
+    drain();
+  }
+  out.end = decoder.state();
+  out.head_status = decoder.headStatus();
+  if (out.end == State::kMessage && !streaming) {
+    // It all came in one decode() call: complete, no need to stream.
+    out.head = decoder.take();
+    out.length = std::nullopt;  // (a Content-Length over the limit always streams)
+    out.body = out.head.body;
+    out.keep_alive = out.head.keep_alive;
+  } else if (out.end == State::kMessage) {
+    const Response rest = decoder.take();
+    out.body += rest.body;
+    out.keep_alive = rest.keep_alive;
+  }
+  if (out.end == State::kError) out.error = decoder.error();
+  return out;
+}
+
+std::string chunked(const std::string& body, size_t piece) {
+  std::string out;
+  for (size_t at = 0; at < body.size(); at += piece) {
+    const std::string part = body.substr(at, piece);
+    char size[16];
+    std::snprintf(size, sizeof(size), "%zx", part.size());
+    out += std::string(size) + "\r\n" + part + "\r\n";
+  }
+  return out + "0\r\n\r\n";
+}
+
+TEST(ResponseDecoderStreaming, StreamsBodiesOverTheLimitInEveryFraming) {
+  std::string big;
+  for (int i = 0; big.size() < 1000; ++i) big += std::to_string(i) + ",";
+  const struct {
+    const char* name;
+    std::string input;
+    bool eof;
+    std::optional<uint64_t> length;
+    bool keep_alive;
+  } cases[] = {
+      {"content-length",
+       "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(big.size()) + "\r\nX-A: 1\r\n\r\n" +
+           big,
+       false, big.size(), true},
+      {"chunked",
+       "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\n\r\n" + chunked(big, 100), false,
+       std::nullopt, true},
+      {"until close", "HTTP/1.1 200 OK\r\nX-A: 1\r\n\r\n" + big, true, std::nullopt, false},
+      {"connection close",
+       "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: " + std::to_string(big.size()) +
+           "\r\nX-A: 1\r\n\r\n" + big,
+       false, big.size(), false},
+  };
+  for (const auto& c : cases) {
+    for (size_t step : kSteps) {
+      SCOPED_TRACE(std::string(c.name) + ", step " + std::to_string(step));
+      const Streamed out = stream(c.input, step, c.eof);
+      ASSERT_EQ(out.end, State::kMessage) << out.error;
+      EXPECT_EQ(out.head.status, 200);
+      ASSERT_NE(out.head.headers.find("X-A"), nullptr);
+      EXPECT_LE(out.head.body.size(), kMaxBody + (step == kWhole ? c.input.size() : step));
+      EXPECT_EQ(out.length, c.length);
+      EXPECT_EQ(out.body, big);
+      EXPECT_EQ(out.keep_alive, c.keep_alive);
+      EXPECT_EQ(out.head_status, 200);
+    }
+  }
+}
+
+TEST(ResponseDecoderStreaming, ContentLengthOverTheLimitStopsAtTheHead) {
+  ResponseDecoder decoder(kMaxHeader, kMaxBody);
+  const std::string head = "HTTP/1.1 201 Created\r\nContent-Length: 1000000000\r\n\r\n";
+  EXPECT_EQ(decoder.decode(head + "abc"), head.size()) << "no body byte before takeHead()";
+  ASSERT_EQ(decoder.state(), State::kHead);
+  EXPECT_EQ(decoder.headStatus(), 201);
+  const Response taken = decoder.takeHead();
+  EXPECT_EQ(taken.status, 201);
+  EXPECT_EQ(taken.body, "");
+  EXPECT_EQ(decoder.bodyLength(), std::optional<uint64_t>(1000000000));
+  EXPECT_EQ(decoder.decode("abc"), 3u);
+  EXPECT_EQ(decoder.streamedBody(), "abc");
+  EXPECT_EQ(decoder.state(), State::kNeedMore);
+}
+
+TEST(ResponseDecoderStreaming, BodiesWithinTheLimitAreStillWhole) {
+  const std::string body(kMaxBody, 'b');
+  for (const std::string& input :
+       {"HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(kMaxBody) + "\r\n\r\n" + body,
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked(body, 7)}) {
+    for (size_t step : kSteps) {
+      const Outcome out = decodeOne(input, step);
+      ASSERT_EQ(out.state, State::kMessage);
+      EXPECT_EQ(out.response.body, body);
+    }
+  }
+}
+
+TEST(ResponseDecoderStreaming, BreakingOffMidBodyIsAnErrorThatKeepsTheStatus) {
+  for (const std::string& input :
+       {std::string("HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n") + std::string(900, 'x'),
+        std::string("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n") +
+            chunked(std::string(900, 'x'), 300).substr(0, 700),
+        std::string("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab")}) {
+    for (size_t step : kSteps) {
+      const Streamed out = stream(input, step, /*eof=*/true);
+      ASSERT_EQ(out.end, State::kError);
+      EXPECT_NE(out.error.find("truncated"), std::string::npos) << out.error;
+      EXPECT_EQ(out.head_status, 200) << "the status line was the app's ack";
+    }
+  }
+  EXPECT_EQ(stream("HTTP/1.1 200 O", kWhole, true).head_status, 0);
+  EXPECT_EQ(stream("HTTP/1.1 100 Continue\r\n\r\n", kWhole, true).head_status, 0);
 }
 
 }  // namespace
