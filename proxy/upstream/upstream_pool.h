@@ -2,7 +2,8 @@
 //
 // send() takes a request and calls back exactly once, on the worker's loop,
 // with the app's response or why there is none. At most `max_connections`
-// are open; further requests wait in FIFO order for a free connection. A
+// are open; further requests wait in FIFO order for a free connection, at
+// most `max_waiting` of them (beyond, kOverloaded at once: 503 to the sender). A
 // connection is reused only after a complete response that allows keep-alive;
 // anything unusual (timeout, malformed answer, early close) closes it.
 // Pending callbacks are dropped without running when the pool is destroyed.
@@ -31,6 +32,8 @@ struct UpstreamOptions {
   int max_connections = 64;
   size_t max_header_bytes = 64 * 1024;
   size_t max_body_bytes = 8 * 1024 * 1024;
+  size_t max_waiting = 1024;
+  std::function<void()> on_queue_full;  // counts a refusal for max_waiting; may be empty
 };
 
 class UpstreamConnection;
