@@ -36,6 +36,8 @@ ATTACKS = {
     "oversize": lambda p: [Attacker(oversize_requests, p.port) for _ in range(4)],
     "budget": lambda p: [Attacker(large_bodies, p.port, 7 * 1024 * 1024, "/hook", 1500)
                          for _ in range(16)],
+    "bodies40": lambda p: [Attacker(large_bodies, p.port, 7 * 1024 * 1024, "/hook", 1500)
+                           for _ in range(40)],
     "admin": lambda p: [Attacker(admin_abuse, p.admin_port, 30)],
 }
 

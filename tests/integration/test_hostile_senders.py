@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from harness import http_request, wait_until
+from harness import http_request, in_background, wait_until
 from hostile import (Attacker, RssSampler, WellBehavedClient, admin_abuse, connect, idle_connections,
                      large_bodies, oversize_requests, slow_bodies, slow_headers, status_of)
 
@@ -223,3 +223,23 @@ def test_key_api_answers_loopback_peers_only(make_proxy):
     metrics.read()
     assert metrics.status == 200  # /metrics stays reachable from outside
     conn.close()
+
+
+def test_full_upstream_queue_answers_503_and_releases_the_key(make_proxy, upstream):
+    proxy = make_proxy("--upstream-max-connections", "1", "--upstream-max-waiting", "1",
+                       workers=1)
+    slow = {"X-Test-Delay-Ms": "1500"}
+    first = in_background(proxy.deliver, "queue-1", headers=slow)  # at the app
+    upstream.wait_received("queue-1")
+    second = in_background(proxy.deliver, "queue-2", headers=slow)  # waits for the connection
+    wait_until(lambda: re.search(r"^dedup_proxy_in_flight\{route=\"default\"\} 2$",
+                                 proxy.admin("GET", "/metrics").body.decode(), re.M),
+               message="two deliveries in flight")
+    third = proxy.deliver("queue-3")  # the queue is full
+    assert third.status == 503 and third.header("Retry-After") == "1", str(third)
+    assert limit_hits(proxy, "upstream_queue") == 1
+    assert first.result(timeout=20).status == 200
+    assert second.result(timeout=20).status == 200
+    # The refused key was released: its retry reaches the app.
+    assert proxy.deliver("queue-3").status == 200
+    assert upstream.count("queue-3") == 1
