@@ -14,6 +14,14 @@ import time
 import uuid
 
 
+def is_sanitized(binary):
+    """True for an ASan or TSan build: its RSS (shadow memory, quarantine) and
+    latency say nothing about the release build's."""
+    with open(binary, "rb") as program:
+        data = program.read()
+    return b"__asan_init" in data or b"__tsan_init" in data
+
+
 def rss_mib(pid):
     """The process's resident set (VmRSS) in MiB."""
     with open("/proc/%d/status" % pid) as status:

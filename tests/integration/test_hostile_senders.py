@@ -12,14 +12,19 @@ import time
 
 import pytest
 
-from harness import http_request, in_background, wait_until
+from harness import http_request, in_background, proxy_binary, wait_until
 from hostile import (Attacker, RssSampler, WellBehavedClient, admin_abuse, connect, idle_connections,
-                     large_bodies, oversize_requests, slow_bodies, slow_headers, status_of)
+                     is_sanitized, large_bodies, oversize_requests, slow_bodies, slow_headers,
+                     status_of)
 
+# Sanitizer builds (scripts/test.sh runs this file under ASan too) carry shadow
+# memory and a quarantine, and run several times slower: there the memory bound
+# is not checked and the latency bound is wider; the behaviour is.
+SANITIZED = is_sanitized(proxy_binary())
 # The chart's memory limit is 256Mi; the defaults must keep well under it.
-RSS_BOUND_MIB = 200
+RSS_BOUND_MIB = None if SANITIZED else 200
 # A normal delivery takes milliseconds; this leaves room for a loaded CI machine.
-LATENCY_BOUND_S = 2.0
+LATENCY_BOUND_S = 10.0 if SANITIZED else 2.0
 TOKEN = "hostile-test-token"
 
 
@@ -37,7 +42,8 @@ def check_unharmed(proxy, sampler, client):
     assert not client.failures(), client.failures()[:10]
     assert client.worst_latency() < LATENCY_BOUND_S, (
         "worst latency %.3fs over %d requests" % (client.worst_latency(), len(results)))
-    assert peak < RSS_BOUND_MIB, "peak RSS %.1f MiB" % peak
+    if RSS_BOUND_MIB is not None:
+        assert peak < RSS_BOUND_MIB, "peak RSS %.1f MiB" % peak
     return peak
 
 
@@ -51,6 +57,9 @@ def test_idle_flood_slow_headers_and_slow_bodies_stay_bounded(make_proxy):
     # Past the default header deadline (10s): the slow-header senders are cut off.
     wait_until(lambda: limit_hits(proxy, "header_timeout") >= 50, timeout=25, interval=0.5,
                message="the header deadline to cut off the slow senders")
+    # They notice at their next byte or two.
+    wait_until(lambda: attackers[1].counts.get("cut_off", 0) >= 50, timeout=10, interval=0.2,
+               message="the slow senders to see their connections closed")
     counts = [attacker.stop() for attacker in attackers]
     for attacker in attackers:
         assert attacker.error is None, attacker.error
