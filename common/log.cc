@@ -3,10 +3,14 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <ctime>
+#include <mutex>
 #include <string>
+#include <thread>
 
 namespace dedup::log {
 namespace {
@@ -83,7 +87,94 @@ void appendLogfmtValue(std::string& out, std::string_view s) {
   }
 }
 
+// The bounded buffer and the thread that writes it to stderr, started at the
+// first line. Never destroyed: a thread blocked on a stuck stderr must not hold
+// up the process's exit (main() calls flush(), bounded, instead).
+class Sink {
+ public:
+  void add(std::string&& line) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+      if (pending_.size() + line.size() > kBufferBytes) {
+        dropped_.fetch_add(1, std::memory_order_relaxed);
+        return;
+      }
+      pending_ += line;
+    }
+    wake_.notify_one();
+  }
+
+  void flush() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    written_.wait_for(lock, std::chrono::seconds(2),
+                      [this] { return pending_.empty() && !writing_; });
+  }
+
+  uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
+
+ private:
+  void run() {
+    std::string batch;
+    std::unique_lock<std::mutex> lock(mutex_);
+    for (;;) {
+      wake_.wait(lock, [this] { return !pending_.empty(); });
+      batch.swap(pending_);
+      writing_ = true;
+      lock.unlock();
+      // Blocking writes, off every event loop.
+      std::string_view rest = batch;
+      while (!rest.empty()) {
+        const ssize_t n = ::write(STDERR_FILENO, rest.data(), rest.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;  // stderr is gone: nothing more to do with these lines
+        rest.remove_prefix(static_cast<size_t>(n));
+      }
+      batch.clear();
+      lock.lock();
+      writing_ = false;
+      written_.notify_all();
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::condition_variable written_;
+  std::string pending_;   // guarded by mutex_
+  bool writing_ = false;  // guarded by mutex_
+  std::thread thread_;    // guarded by mutex_
+  std::atomic<uint64_t> dropped_{0};
+};
+
+Sink& sink() {
+  static Sink* instance = new Sink;
+  return *instance;
+}
+
+std::atomic<uint64_t> g_suppressed{0};
+
+int64_t nowSeconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 }  // namespace
+
+bool RateLimit::allow() {
+  const int64_t now = nowSeconds();
+  int64_t second = second_.load(std::memory_order_relaxed);
+  if (second != now && second_.compare_exchange_strong(second, now, std::memory_order_relaxed)) {
+    used_.store(0, std::memory_order_relaxed);
+  }
+  if (used_.fetch_add(1, std::memory_order_relaxed) < per_second_) return true;
+  g_suppressed.fetch_add(1, std::memory_order_relaxed);
+  return false;
+}
+
+uint64_t droppedLines() { return sink().dropped(); }
+uint64_t suppressedLines() { return g_suppressed.load(std::memory_order_relaxed); }
+void flush() { sink().flush(); }
 
 void configure(Level level, Format format) {
   g_level = level;
@@ -120,8 +211,7 @@ void write(Level level, std::string_view message, std::initializer_list<Field> f
     }
     line += '\n';
   }
-  ssize_t ignored = ::write(STDERR_FILENO, line.data(), line.size());
-  (void)ignored;
+  sink().add(std::move(line));
 }
 
 bool parseLevel(std::string_view name, Level* level) {

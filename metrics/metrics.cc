@@ -25,6 +25,13 @@ std::string_view outcomeName(DeliveryOutcome outcome) {
   return kNames[static_cast<size_t>(outcome)];
 }
 
+std::string_view limitName(LimitHit limit) {
+  static constexpr std::string_view kNames[kLimitHitCount] = {
+      "max_connections", "max_buffered",   "header_timeout",       "body_timeout",
+      "idle_timeout",    "upstream_queue", "admin_max_connections"};
+  return kNames[static_cast<size_t>(limit)];
+}
+
 Metrics::Metrics(std::string_view version)
     : registry_(std::make_shared<prometheus::Registry>()),
       deliveries_(prometheus::BuildCounter()
@@ -86,6 +93,40 @@ Metrics::Metrics(std::string_view version)
                            .Help("Store operations refused because the store's queue was full")
                            .Register(*registry_)
                            .Add({});
+  auto& limit_hits = prometheus::BuildCounter()
+                         .Name("dedup_proxy_limit_hits_total")
+                         .Help(
+                             "Times a protective limit was hit, by limit (connections refused, "
+                             "requests refused for the buffer budget or a full upstream queue, "
+                             "deadlines)")
+                         .Register(*registry_);
+  for (size_t i = 0; i < kLimitHitCount; ++i) {
+    limit_hits_[i] = &limit_hits.Add({{"limit", std::string(limitName(static_cast<LimitHit>(i)))}});
+  }
+  buffered_bytes_ = &prometheus::BuildGauge()
+                         .Name("dedup_proxy_buffered_bytes")
+                         .Help(
+                             "Bytes held for senders across all connections (the budget "
+                             "max_buffered caps it)")
+                         .Register(*registry_)
+                         .Add({});
+  auto& log_lines = prometheus::BuildCounter()
+                        .Name("dedup_proxy_log_lines_lost_total")
+                        .Help(
+                            "Log lines not written: dropped (the log buffer was full) or "
+                            "suppressed (rate limit on lines about rejected requests)")
+                        .Register(*registry_);
+  log_dropped_ = &log_lines.Add({{"reason", "dropped"}});
+  log_suppressed_ = &log_lines.Add({{"reason", "suppressed"}});
+}
+
+void Metrics::syncLogTotals(uint64_t dropped, uint64_t suppressed) {
+  const auto catch_up = [](prometheus::Counter& counter, uint64_t total) {
+    const double behind = static_cast<double>(total) - counter.Value();
+    if (behind > 0) counter.Increment(behind);
+  };
+  catch_up(*log_dropped_, dropped);
+  catch_up(*log_suppressed_, suppressed);
 }
 
 void Metrics::syncStoreTotals(uint64_t commits, uint64_t syncs, uint64_t queue_full) {

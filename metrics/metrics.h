@@ -39,6 +39,20 @@ enum class DeliveryOutcome {
 inline constexpr size_t kDeliveryOutcomeCount = 13;
 std::string_view outcomeName(DeliveryOutcome outcome);
 
+// A limit of "Bounded under hostile senders" (DESIGN.md) that was hit; each
+// hit is counted once, whether or not it was logged.
+enum class LimitHit {
+  kConnections,       // downstream connection refused: max_connections
+  kBufferBudget,      // request refused with 503: max_buffered
+  kHeaderTimeout,     // 408: headers not received in time
+  kBodyTimeout,       // 408: body not received in time
+  kIdleTimeout,       // keep-alive connection closed after idling
+  kUpstreamQueue,     // 503: too many requests waiting for a connection to the app
+  kAdminConnections,  // admin port stopped accepting: admin_max_connections
+};
+inline constexpr size_t kLimitHitCount = 7;
+std::string_view limitName(LimitHit limit);
+
 enum class StoreOp { kBegin, kCommit, kRelease };
 inline constexpr size_t kStoreOpCount = 3;
 
@@ -83,6 +97,12 @@ class Metrics {
   StoreMetrics& store(const std::string& name);
   prometheus::Gauge& connections(std::string_view side);  // "downstream" | "upstream"
   prometheus::Gauge& committedKeys() { return *committed_keys_; }
+  prometheus::Counter& limitHit(LimitHit limit) { return *limit_hits_[static_cast<size_t>(limit)]; }
+  // Bytes held for senders now (set at scrape time from the buffer budget).
+  prometheus::Gauge& bufferedBytes() { return *buffered_bytes_; }
+  // Brings the log's cumulative counts (lines dropped because its buffer was
+  // full, lines left out by rate limits) into their counters. Scrape time.
+  void syncLogTotals(uint64_t dropped, uint64_t suppressed);
   // Brings the store's own cumulative counts (durable commits, fsyncs,
   // operations refused by a full queue) into their counters. Called at scrape
   // time, from one thread.
@@ -106,6 +126,10 @@ class Metrics {
   prometheus::Counter* store_commits_;
   prometheus::Counter* store_syncs_;
   prometheus::Counter* store_queue_full_;
+  std::array<prometheus::Counter*, kLimitHitCount> limit_hits_{};
+  prometheus::Gauge* buffered_bytes_;
+  prometheus::Counter* log_dropped_;
+  prometheus::Counter* log_suppressed_;
   std::map<std::string, RouteMetrics> routes_;
   std::map<std::string, StoreMetrics> stores_;
 };

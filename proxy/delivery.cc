@@ -42,6 +42,8 @@ std::string_view upstreamErrorName(UpstreamResult::Kind kind) {
       return "timeout";
     case UpstreamResult::Kind::kBadResponse:
       return "bad_response";
+    case UpstreamResult::Kind::kOverloaded:
+      return "overloaded";
     default:
       return "unreachable";
   }
@@ -182,6 +184,15 @@ void Delivery::forward() {
 
 void Delivery::onUpstream(UpstreamResult result) {
   route_.metrics->observeUpstream(secondsSince(upstream_start_));
+  if (result.kind == UpstreamResult::Kind::kOverloaded) {
+    // The app never saw it: release the key so the retry is forwarded.
+    static log::RateLimit overloaded_lines(1);
+    LOG_LIMITED(overloaded_lines, log::Level::kWarn, "upstream queue full: request refused",
+                {"route", route_.name}, {"answer", "503"});
+    releaseAndAnswer(DeliveryOutcome::kAppUnreachable,
+                     retryLaterResponse(503, result.error, std::chrono::seconds(1)));
+    return;
+  }
   if (result.kind != UpstreamResult::Kind::kResponse && holds_lease_ && result.head_status >= 200 &&
       route_.profile.acknowledges(result.head_status)) {
     // The status line is the ack: the app processed the message, so it is

@@ -23,6 +23,7 @@
 #include "common/http_message.h"
 #include "dedup_store/dedup_store.h"
 #include "metrics/metrics.h"
+#include "proxy/buffer_budget.h"
 #include "proxy/config/config.h"
 #include "proxy/config/route.h"
 #include "proxy/response_sink.h"
@@ -48,6 +49,8 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
   ~Delivery();
 
   void start();
+  // Keeps the request's bytes charged to the buffer budget until this ends.
+  void holdCharge(BufferCharge charge) { charge_ = std::move(charge); }
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -89,6 +92,7 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
   // The app acked, then broke off: the sender's stream is cut, not answered.
   bool cut_answer_ = false;
   Clock::time_point upstream_start_;
+  BufferCharge charge_;
 };
 
 }  // namespace dedup

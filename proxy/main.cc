@@ -39,5 +39,7 @@ int main(int argc, char** argv) {
   dedup::log::parseLevel(config.log_level, &level);
   dedup::log::parseFormat(config.log_format, &format);
   dedup::log::configure(level, format);
-  return dedup::Server(std::move(config)).run();
+  const int code = dedup::Server(std::move(config)).run();
+  dedup::log::flush();
+  return code;
 }

@@ -14,8 +14,10 @@
 #include "metrics/metrics.h"
 #include "metrics/process_metrics.h"
 #include "proxy/admin/admin_server.h"
+#include "proxy/buffer_budget.h"
 #include "proxy/config/route_table.h"
 #include "proxy/cpu_count.h"
+#include "proxy/downstream/connection_limit.h"
 #include "proxy/downstream/listen_socket.h"
 #include "proxy/worker.h"
 
@@ -72,6 +74,7 @@ int Server::run() {
   upstream.max_connections = config_.upstream_max_connections;
   upstream.max_header_bytes = config_.max_header_bytes;
   upstream.max_buffered_body = config_.max_stored_body;
+  upstream.max_waiting = static_cast<size_t>(config_.upstream_max_waiting);
   if (Status s = resolveUpstream(config_.upstream, &upstream); !s.ok()) {
     std::fprintf(stderr, "upstream: %s\n", s.message().c_str());
     return kExitConfigError;
@@ -111,21 +114,35 @@ int Server::run() {
   if (routes.explicit_routes) routes.unmatched().metrics = &metrics.route("unmatched");
   ProcessMetrics process_metrics(metrics.registry());
 
+  BufferBudget budget(config_.max_buffered_bytes);
+  ConnectionLimit connection_limit(static_cast<size_t>(config_.max_connections));
+  prometheus::Counter& upstream_queue_full = metrics.limitHit(LimitHit::kUpstreamQueue);
+  upstream.on_queue_full = [&upstream_queue_full] { upstream_queue_full.Increment(); };
+
   std::atomic<bool> ready{false};
   AdminKeyApi key_api(store, std::move(scopes), config_.admin_token);
-  AdminServer admin(
-      *admin_fd,
-      {[&] {
-         const StoreStats stats = store.stats();
-         metrics.syncStoreTotals(stats.commits, stats.syncs, stats.queue_full);
-         process_metrics.update();
-         if (stats.committed_keys_estimate >= 0) {
-           metrics.committedKeys().Set(static_cast<double>(stats.committed_keys_estimate));
-         }
-         return metrics.serialize();
-       },
-       [&] { return ready.load() && store.healthy(); }, [&] { return store.fatalError().ok(); },
-       &key_api});
+  AdminServer::Handlers admin_handlers;
+  admin_handlers.metrics = [&] {
+    const StoreStats stats = store.stats();
+    metrics.syncStoreTotals(stats.commits, stats.syncs, stats.queue_full);
+    process_metrics.update();
+    metrics.bufferedBytes().Set(static_cast<double>(budget.used()));
+    metrics.syncLogTotals(log::droppedLines(), log::suppressedLines());
+    if (stats.committed_keys_estimate >= 0) {
+      metrics.committedKeys().Set(static_cast<double>(stats.committed_keys_estimate));
+    }
+    return metrics.serialize();
+  };
+  admin_handlers.ready = [&] { return ready.load() && store.healthy(); };
+  admin_handlers.alive = [&] { return store.fatalError().ok(); };
+  admin_handlers.keys = &key_api;
+  prometheus::Counter& admin_limit = metrics.limitHit(LimitHit::kAdminConnections);
+  admin_handlers.on_connection_limit = [&admin_limit] { admin_limit.Increment(); };
+  AdminServer::Limits admin_limits;
+  admin_limits.max_connections = static_cast<size_t>(config_.admin_max_connections);
+  admin_limits.timeout = config_.admin_timeout;
+  admin_limits.keys_from_any_peer = config_.admin_keys_remote;
+  AdminServer admin(*admin_fd, std::move(admin_handlers), admin_limits);
   if (Status s = admin.start(); !s.ok()) {
     LOG_ERROR("cannot start the admin server", {"error", s.message()});
     return kExitRuntimeError;
@@ -134,8 +151,8 @@ int Server::run() {
   const int worker_count = config_.workers > 0 ? config_.workers : availableCpus();
   std::vector<std::unique_ptr<Worker>> workers;
   for (int i = 0; i < worker_count; ++i) {
-    workers.push_back(
-        std::make_unique<Worker>(config_, routes, store, metrics, *proxy_fd, upstream));
+    workers.push_back(std::make_unique<Worker>(config_, routes, store, metrics, *proxy_fd, upstream,
+                                               budget, connection_limit));
   }
   for (auto& worker : workers) worker->start();
   ready = true;

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "common/log.h"
+#include "proxy/downstream/connection_limit.h"
 #include "proxy/downstream/downstream_connection.h"
 
 namespace dedup {
@@ -18,6 +19,10 @@ namespace {
 
 // Connections accepted per wake-up, so one busy listener cannot starve the loop.
 constexpr int kAcceptBurst = 64;
+// Sent, if the socket takes it at once, to a connection over max_connections.
+constexpr std::string_view kTooManyConnections =
+    "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\n"
+    "Connection: close\r\n\r\n";
 
 std::string peerAddress(const sockaddr_storage& address) {
   char text[INET6_ADDRSTRLEN] = "unknown";
@@ -33,11 +38,14 @@ std::string peerAddress(const sockaddr_storage& address) {
 }  // namespace
 
 Worker::Worker(const Config& config, const RouteTable& routes, StoreBackend& backend,
-               Metrics& metrics, int listen_fd, const UpstreamOptions& upstream)
+               Metrics& metrics, int listen_fd, const UpstreamOptions& upstream,
+               BufferBudget& budget, ConnectionLimit& connection_limit)
     : config_(config),
       routes_(routes),
       backend_(backend),
       metrics_(metrics),
+      budget_(budget),
+      connection_limit_(connection_limit),
       listen_fd_(listen_fd),
       store_(backend.attach(loop_)),
       upstream_(std::make_unique<UpstreamPool>(loop_, upstream)),
@@ -54,6 +62,7 @@ Worker::Worker(const Config& config, const RouteTable& routes, StoreBackend& bac
 
 Worker::~Worker() {
   if (thread_.joinable()) stop();
+  for (size_t i = 0; i < connections_.size(); ++i) connection_limit_.release();
   connections_.clear();
   closed_.clear();
   event_free(accept_event_);
@@ -82,6 +91,19 @@ void Worker::acceptConnections() {
       }
       return;  // EAGAIN: another worker took it, or nothing left
     }
+    if (!connection_limit_.tryAcquire()) {
+      // Answered and closed at once: an idle flood costs a socket for microseconds.
+      metrics_.limitHit(LimitHit::kConnections).Increment();
+      static log::RateLimit refused_lines(1);
+      LOG_LIMITED(refused_lines, log::Level::kWarn, "max connections reached: connection refused",
+                  {"peer", peerAddress(peer)},
+                  {"max_connections", std::to_string(config_.max_connections)});
+      ssize_t ignored = ::send(fd, kTooManyConnections.data(), kTooManyConnections.size(),
+                               MSG_NOSIGNAL | MSG_DONTWAIT);
+      (void)ignored;
+      ::close(fd);
+      continue;
+    }
     const int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     auto connection = std::make_shared<DownstreamConnection>(*this, fd, peerAddress(peer));
@@ -98,6 +120,7 @@ void Worker::closeConnection(DownstreamConnection* connection) {
   if (it == connections_.end()) return;
   closed_.push_back(std::move(it->second));
   connections_.erase(it);
+  connection_limit_.release();
   open_connections_.fetch_sub(1, std::memory_order_relaxed);
   downstream_connections_.Decrement();
   collect_timer_->arm(std::chrono::milliseconds(0));

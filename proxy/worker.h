@@ -1,7 +1,8 @@
 // Worker: one thread, one event loop, and everything that loop serves: the
 // accepted downstream connections, the upstream pool, this worker's handle on
 // the dedup store. Workers share only the listening socket (each accepts from
-// it), the read-only Config and routes, the store backend and the metrics.
+// it), the read-only Config and routes, the store backend, the metrics, and
+// the process-wide limits (connection count, buffer budget).
 //
 // Control from other threads goes through post(): start(), drain() and
 // stop() are thread-safe; everything else runs on the worker's own thread.
@@ -16,6 +17,7 @@
 #include "common/event_loop.h"
 #include "dedup_store/dedup_store.h"
 #include "metrics/metrics.h"
+#include "proxy/buffer_budget.h"
 #include "proxy/config/config.h"
 #include "proxy/config/route_table.h"
 #include "proxy/delivery.h"
@@ -25,12 +27,14 @@ struct event;
 
 namespace dedup {
 
+class ConnectionLimit;
 class DownstreamConnection;
 
 class Worker {
  public:
   Worker(const Config& config, const RouteTable& routes, StoreBackend& backend, Metrics& metrics,
-         int listen_fd, const UpstreamOptions& upstream);
+         int listen_fd, const UpstreamOptions& upstream, BufferBudget& budget,
+         ConnectionLimit& connection_limit);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -53,6 +57,8 @@ class Worker {
   const Config& config() const { return config_; }
   const RouteTable& routes() const { return routes_; }
   DeliveryContext& deliveryContext() { return *context_; }
+  BufferBudget& budget() { return budget_; }
+  Metrics& metrics() { return metrics_; }
   bool draining() const { return draining_; }
   // Frees the connection later, never inside its own callback.
   void closeConnection(DownstreamConnection* connection);
@@ -65,6 +71,8 @@ class Worker {
   const RouteTable& routes_;
   StoreBackend& backend_;
   Metrics& metrics_;
+  BufferBudget& budget_;
+  ConnectionLimit& connection_limit_;
   int listen_fd_;
   // Declared before the loop so it outlives every delivery still queued there.
   std::unique_ptr<DeliveryContext> context_;

@@ -11,7 +11,7 @@ packages=(
   libevent-dev libhttp-parser-dev librocksdb-dev libhiredis-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev libyaml-cpp-dev libsimdjson-dev libcli11-dev libssl-dev
   redis-server redis-sentinel nginx-light wrk nghttp2-client prometheus curl
-  python3 python3-pytest
+  python3 python3-pytest python3-matplotlib
   clang clang-format libclang-rt-14-dev
   iproute2 procps
 )

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <future>
+#include <memory>
 
 #include "proxy/local_response.h"
 
@@ -49,18 +50,36 @@ bool tokenMatches(const std::string& token, const std::string* authorization) {
   return CRYPTO_memcmp(authorization->data() + kBearer.size(), token.data(), token.size()) == 0;
 }
 
-// Runs `call` on the API's loop and waits for the store's answer.
-template <typename Result, typename Call>
-StatusOr<Result> ask(EventLoop& loop, Call call) {
-  auto promise = std::make_shared<std::promise<StatusOr<Result>>>();
-  std::future<StatusOr<Result>> answer = promise->get_future();
-  loop.post([promise, call = std::move(call)]() mutable {
-    call([promise](StatusOr<Result> result) { promise->set_value(std::move(result)); });
-  });
-  if (answer.wait_for(kStoreWait) != std::future_status::ready) {
-    return Status::Timeout("the dedup store did not answer in time");
+// One store call on the API's loop: `done` gets the store's answer, or a
+// timeout if the store takes longer than kStoreWait, whichever comes first.
+template <typename Result>
+struct Pending {
+  std::function<void(StatusOr<Result>)> done;
+  TimerPtr timer;
+  bool answered = false;
+
+  void finish(StatusOr<Result> result) {
+    if (answered) return;
+    answered = true;
+    timer.reset();
+    done(std::move(result));
   }
-  return answer.get();
+};
+
+// Runs `call` (given the store's callback) on `loop`; `done` runs there too.
+template <typename Result, typename Call>
+void ask(EventLoop& loop, Call call, std::function<void(StatusOr<Result>)> done) {
+  loop.post([&loop, call = std::move(call), done = std::move(done)]() mutable {
+    auto pending = std::make_shared<Pending<Result>>();
+    pending->done = std::move(done);
+    std::weak_ptr<Pending<Result>> weak = pending;
+    pending->timer = loop.createTimer([weak] {
+      if (auto p = weak.lock())
+        p->finish(Status::Timeout("the dedup store did not answer in time"));
+    });
+    pending->timer->arm(kStoreWait);
+    call([pending](StatusOr<Result> result) { pending->finish(std::move(result)); });
+  });
 }
 
 }  // namespace
@@ -83,36 +102,35 @@ AdminKeyApi::~AdminKeyApi() {
   thread_.join();
 }
 
-Response AdminKeyApi::handle(std::string_view method, std::string_view path,
-                             const std::string* authorization) {
-  if (token_.empty()) return problemResponse(404, "the key API is off (set --admin-token)");
+void AdminKeyApi::handle(std::string_view method, std::string_view path,
+                         const std::string* authorization, Done done) {
+  if (token_.empty()) return done(problemResponse(404, "the key API is off (set --admin-token)"));
   if (!tokenMatches(token_, authorization)) {
     Response response = problemResponse(401, "missing or wrong bearer token");
     response.headers.add("WWW-Authenticate", "Bearer");
-    return response;
+    return done(std::move(response));
   }
   const std::string_view rest = path.substr(6);  // after "/keys/"
   const size_t slash = rest.find('/');
   if (slash == std::string_view::npos || slash == 0 || slash + 1 == rest.size()) {
-    return problemResponse(400, "use /keys/{route}/{key}");
+    return done(problemResponse(400, "use /keys/{route}/{key}"));
   }
   const std::string route = percentDecoded(rest.substr(0, slash));
   const std::string key = percentDecoded(rest.substr(slash + 1));
   const auto scope = scopes_.find(route);
-  if (scope == scopes_.end()) return problemResponse(404, "no route named '" + route + "'");
-  if (method == "GET") return inspect(route, scope->second, key);
-  if (method == "DELETE") return forget(route, scope->second, key);
+  if (scope == scopes_.end()) return done(problemResponse(404, "no route named '" + route + "'"));
+  const StoreKey store_key = StoreKey::of(scope->second, key);
+  if (method == "GET") return inspect(route, key, store_key, std::move(done));
+  if (method == "DELETE") return forget(route, key, store_key, std::move(done));
   Response response = problemResponse(405, "use GET or DELETE");
   response.headers.add("Allow", "GET, DELETE");
-  return response;
+  done(std::move(response));
 }
 
-Response AdminKeyApi::inspect(const std::string& route, const std::string& scope,
-                              const std::string& key) {
-  const StoreKey store_key = StoreKey::of(scope, key);
-  StatusOr<KeyState> state = ask<KeyState>(loop_, [this, store_key](InspectCallback done) {
-    store_->inspect(store_key, std::move(done));
-  });
+namespace {
+
+Response describe(const std::string& route, const std::string& key,
+                  const StatusOr<KeyState>& state) {
   if (!state.ok()) return problemResponse(503, state.status().ToString());
   std::string body = "{\"route\":" + quoted(route) + ",\"key\":" + quoted(key) + ",\"state\":";
   switch (state->kind) {
@@ -133,12 +151,8 @@ Response AdminKeyApi::inspect(const std::string& route, const std::string& scope
   return problemResponse(500, "unknown key state");
 }
 
-Response AdminKeyApi::forget(const std::string& route, const std::string& scope,
-                             const std::string& key) {
-  const StoreKey store_key = StoreKey::of(scope, key);
-  StatusOr<ForgetOutcome> outcome = ask<ForgetOutcome>(
-      loop_,
-      [this, store_key](ForgetCallback done) { store_->forget(store_key, std::move(done)); });
+Response describe(const std::string& route, const std::string& key,
+                  const StatusOr<ForgetOutcome>& outcome) {
   if (!outcome.ok()) return problemResponse(503, outcome.status().ToString());
   const std::string body = "{\"route\":" + quoted(route) + ",\"key\":" + quoted(key);
   switch (*outcome) {
@@ -150,6 +164,28 @@ Response AdminKeyApi::forget(const std::string& route, const std::string& scope,
       return json(409, body + ",\"forgotten\":false,\"state\":\"in_flight\"}");
   }
   return problemResponse(500, "unknown outcome");
+}
+
+}  // namespace
+
+void AdminKeyApi::inspect(const std::string& route, const std::string& key, StoreKey store_key,
+                          Done done) {
+  ask<KeyState>(
+      loop_,
+      [this, store_key](InspectCallback answer) { store_->inspect(store_key, std::move(answer)); },
+      [route, key, done = std::move(done)](StatusOr<KeyState> state) {
+        done(describe(route, key, state));
+      });
+}
+
+void AdminKeyApi::forget(const std::string& route, const std::string& key, StoreKey store_key,
+                         Done done) {
+  ask<ForgetOutcome>(
+      loop_,
+      [this, store_key](ForgetCallback answer) { store_->forget(store_key, std::move(answer)); },
+      [route, key, done = std::move(done)](StatusOr<ForgetOutcome> outcome) {
+        done(describe(route, key, outcome));
+      });
 }
 
 }  // namespace dedup

@@ -7,11 +7,15 @@
 //                                 processed again), 404 absent, 409 in flight
 //
 // Off unless a token is configured; every request must then carry
-// "Authorization: Bearer TOKEN" (401 otherwise). Store calls run on a loop of
-// its own, and handle() waits for them (bounded): this is the admin port, never
-// the delivery path. Thread-safety: handle() from one thread at a time.
+// "Authorization: Bearer TOKEN" (401 otherwise). Store calls run on a loop and
+// thread of their own, so the admin loop never waits for the store: /healthz
+// and /readyz answer while a /keys call is still running. A store that does
+// not answer in kStoreWait gets 503. Thread-safety: handle() from any thread;
+// `done` runs once, on the API's own thread (or the caller's, for answers
+// that need no store).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -34,12 +38,14 @@ class AdminKeyApi {
   AdminKeyApi& operator=(const AdminKeyApi&) = delete;
 
   static bool handles(std::string_view path) { return path.substr(0, 6) == "/keys/"; }
+  using Done = std::function<void(Response)>;
   // `path` is still percent-encoded; `authorization` may be null.
-  Response handle(std::string_view method, std::string_view path, const std::string* authorization);
+  void handle(std::string_view method, std::string_view path, const std::string* authorization,
+              Done done);
 
  private:
-  Response inspect(const std::string& route, const std::string& scope, const std::string& key);
-  Response forget(const std::string& route, const std::string& scope, const std::string& key);
+  void inspect(const std::string& route, const std::string& key, StoreKey store_key, Done done);
+  void forget(const std::string& route, const std::string& key, StoreKey store_key, Done done);
 
   std::map<std::string, std::string> scopes_;
   std::string token_;

@@ -100,6 +100,9 @@ struct Config {
   uint64_t max_body_bytes = 8 * 1024 * 1024;
   // --header-timeout (default 10s): a request's headers must arrive within it
   std::chrono::milliseconds header_timeout{std::chrono::seconds(10)};
+  // --body-timeout (default 30s): a request's body must arrive within it,
+  // counted from the end of its headers (slow senders get 408 and a close)
+  std::chrono::milliseconds body_timeout{std::chrono::seconds(30)};
   // --idle-timeout (default 60s): a keep-alive connection with nothing to do
   std::chrono::milliseconds idle_timeout{std::chrono::seconds(60)};
   // --max-output-buffer (default 256KiB): a downstream connection whose
@@ -109,11 +112,28 @@ struct Config {
   // --write-timeout (default 30s): a downstream connection with unsent
   // answers that takes no bytes for this long is closed
   std::chrono::milliseconds write_timeout{std::chrono::seconds(30)};
+  // --max-connections (default 4096): downstream connections, all workers
+  // together; over it a new connection is answered 503 and closed
+  int max_connections = 4096;
+  // --max-buffered (default 64MiB): bytes held for senders across all
+  // connections (requests being read or delivered, answers not yet sent);
+  // over it new requests get 503 + Retry-After
+  uint64_t max_buffered_bytes = 64 * 1024 * 1024;
   // --drain-timeout (default 20s): on SIGTERM, how long in-flight deliveries
   // may take to finish
   std::chrono::milliseconds drain_timeout{std::chrono::seconds(20)};
   // --upstream-max-connections (default 64): per worker
   int upstream_max_connections = 64;
+  // --upstream-max-waiting (default 1024): per worker, requests waiting for a
+  // free connection to the app; over it 503 + Retry-After
+  int upstream_max_waiting = 1024;
+  // Admin port: --admin-max-connections (default 64; over it the port stops
+  // accepting until one closes), --admin-timeout (default 10s: a request must
+  // arrive, and a connection idle, within it), --admin-keys-remote (default
+  // false: /keys/... answers only loopback peers, 403 to others)
+  int admin_max_connections = 64;
+  std::chrono::milliseconds admin_timeout{std::chrono::seconds(10)};
+  bool admin_keys_remote = false;
   // --admin-token (default empty: the admin key API is off). With a token,
   // /keys/... on the admin port answers requests carrying
   // "Authorization: Bearer TOKEN".

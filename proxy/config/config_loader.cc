@@ -121,7 +121,7 @@ StatusOr<ConfigResult> loadConfig(const std::vector<std::string>& args,
   app.allow_extras();   // unknown flags are reported below, in our words
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   for (size_t i = 0; i < all.size(); ++i) {
-    if (all[i].key == "require_key") {
+    if (all[i].value_name.empty()) {  // a bare flag: true when given
       options.push_back(app.add_flag(flagName(all[i].key), flag_values[i]));
     } else {
       // A flag without its value yields "", which the setting then rejects with

@@ -66,6 +66,21 @@ Setting countSetting(std::string key, std::string help, int Config::*field, int 
           }};
 }
 
+Setting boolSetting(std::string key, std::string help, bool Config::*field) {
+  return {std::move(key), "", std::move(help),
+          [field](const Config& c) { return std::string(c.*field ? "true" : "false"); },
+          [field](std::string_view text, Config& c) -> Status {
+            if (text == "true") {
+              c.*field = true;
+            } else if (text == "false") {
+              c.*field = false;
+            } else {
+              return badValue("must be true or false", text);
+            }
+            return Status::OK();
+          }};
+}
+
 Setting textSetting(std::string key, std::string value_name, std::string help,
                     std::string Config::*field) {
   return {std::move(key), std::move(value_name), std::move(help),
@@ -140,18 +155,10 @@ std::vector<Setting> makeSettings() {
                           "turns on the admin key API (Authorization: Bearer TOKEN)",
                           &Config::admin_token));
   // A bare flag on the command line; "true" or "false" in the environment and the file.
-  s.push_back({"require_key", "", "400 to a request without a key (env, file: true|false)",
-               [](const Config& c) { return std::string(c.require_key ? "true" : "false"); },
-               [](std::string_view text, Config& c) -> Status {
-                 if (text == "true") {
-                   c.require_key = true;
-                 } else if (text == "false") {
-                   c.require_key = false;
-                 } else {
-                   return badValue("must be true or false", text);
-                 }
-                 return Status::OK();
-               }});
+  s.push_back(boolSetting("require_key", "400 to a request without a key (env, file: true|false)",
+                          &Config::require_key));
+  s.push_back(boolSetting("admin_keys_remote", "/keys from any peer (env, file: true|false)",
+                          &Config::admin_keys_remote));
   s.push_back(
       durationSetting("ttl", "how long a committed key is remembered", &Config::ttl, false));
   s.push_back(durationSetting("lease", "how long a delivery holds its key", &Config::lease, false));
@@ -177,6 +184,9 @@ std::vector<Setting> makeSettings() {
       sizeSetting("max_body_size", "request bodies beyond it get 413", &Config::max_body_bytes));
   s.push_back(durationSetting("header_timeout", "a request's headers must arrive in it",
                               &Config::header_timeout, false));
+  s.push_back(durationSetting("body_timeout",
+                              "a request's body must arrive in it (from its headers' end)",
+                              &Config::body_timeout, false));
   s.push_back(durationSetting("idle_timeout", "a keep-alive connection may idle this long",
                               &Config::idle_timeout, false));
   s.push_back(sizeSetting("max_output_buffer", "a connection with more unsent bytes is not read",
@@ -187,6 +197,17 @@ std::vector<Setting> makeSettings() {
                               &Config::drain_timeout, true));
   s.push_back(countSetting("upstream_max_connections", "connections to the app per worker",
                            &Config::upstream_max_connections, 1, 1'000'000, "from 1 to 1000000"));
+  s.push_back(countSetting("upstream_max_waiting",
+                           "per worker: requests waiting for the app (then 503)",
+                           &Config::upstream_max_waiting, 1, 1'000'000, "from 1 to 1000000"));
+  s.push_back(countSetting("max_connections", "sender connections, all workers (then 503, close)",
+                           &Config::max_connections, 1, 10'000'000, "from 1 to 10000000"));
+  s.push_back(sizeSetting("max_buffered", "bytes held for all senders (then 503 to new requests)",
+                          &Config::max_buffered_bytes));
+  s.push_back(countSetting("admin_max_connections", "admin port connections (then not accepted)",
+                           &Config::admin_max_connections, 1, 100'000, "from 1 to 100000"));
+  s.push_back(durationSetting("admin_timeout", "admin port: read and idle deadline",
+                              &Config::admin_timeout, false));
   s.push_back(choiceSetting<std::string>(
       "log_level", "LEVEL", "debug, info, warn or error", &Config::log_level,
       {{"debug", "debug"}, {"info", "info"}, {"warn", "warn"}, {"error", "error"}}));

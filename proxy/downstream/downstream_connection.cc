@@ -5,8 +5,10 @@
 #include <event2/event.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "common/log.h"
+#include "metrics/metrics.h"
 #include "proxy/delivery.h"
 #include "proxy/http1/message_writer.h"
 #include "proxy/local_response.h"
@@ -19,6 +21,10 @@ namespace {
 // Requests read ahead of their answers on one connection (an answer counts
 // until it is written out); beyond this the connection stops reading.
 constexpr size_t kMaxPipelined = 32;
+// Requests dispatched per loop turn from one connection; the rest wait for the
+// next turn, so a pipelining sender cannot hold its worker's loop.
+constexpr int kMaxRequestsPerTurn = 8;
+constexpr auto kBudgetRetryAfter = std::chrono::seconds(1);
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
 timeval toTimeval(std::chrono::milliseconds d) {
@@ -33,8 +39,16 @@ DownstreamConnection::DownstreamConnection(Worker& worker, int fd, std::string p
       peer_address_(std::move(peer_address)),
       decoder_(
           http1::DecodeLimits{worker.config().max_header_bytes, worker.config().max_body_bytes}),
-      header_timer_(worker.loop().createTimer(
-          [this] { rejectStream(408, "request headers not received in time"); })),
+      header_timer_(worker.loop().createTimer([this] {
+        worker_.metrics().limitHit(LimitHit::kHeaderTimeout).Increment();
+        rejectStream(408, "request headers not received in time");
+      })),
+      body_timer_(worker.loop().createTimer([this] {
+        worker_.metrics().limitHit(LimitHit::kBodyTimeout).Increment();
+        rejectStream(408, "request body not received in time");
+      })),
+      request_charge_(worker.budget()),
+      answer_charge_(worker.budget()),
       resume_timer_(worker.loop().createTimer([this] { readRequests(); })),
       max_output_(static_cast<size_t>(worker.config().max_output_buffer)) {}
 
@@ -61,13 +75,28 @@ void DownstreamConnection::onRead(bufferevent*, void* self) {
 void DownstreamConnection::readRequests() {
   if (closed_) return;
   evbuffer* input = bufferevent_get_input(bev_);
+  int dispatched = 0;
   while (!reading_stopped_ && evbuffer_get_length(input) > 0) {
     if (!acceptsRequests()) break;
+    if (dispatched == kMaxRequestsPerTurn) {
+      resume_timer_->arm(std::chrono::milliseconds(0));  // after the other connections' turn
+      break;
+    }
     evbuffer_iovec chunk;
     if (evbuffer_peek(input, -1, nullptr, &chunk, 1) < 1) break;
     const size_t consumed =
         decoder_.decode(std::string_view(static_cast<const char*>(chunk.iov_base), chunk.iov_len));
     evbuffer_drain(input, consumed);
+    if (!request_charge_.tryGrow(consumed)) {
+      static log::RateLimit budget_lines(1);
+      worker_.metrics().limitHit(LimitHit::kBufferBudget).Increment();
+      LOG_LIMITED(budget_lines, log::Level::kWarn, "buffer budget exhausted: request refused",
+                  {"peer", peer_address_}, {"answer", "503"});
+      rejectStream(retryLaterResponse(503, "the proxy is holding too many bytes; retry later",
+                                      kBudgetRetryAfter),
+                   "buffer budget exhausted");
+      return;
+    }
     if (decoder_.expectsContinue()) {
       bytes_out_ += kContinue.size();
       writeNowOrQueue(bev_, kContinue);
@@ -76,6 +105,7 @@ void DownstreamConnection::readRequests() {
     switch (decoder_.state()) {
       case http1::RequestDecoder::State::kMessage:
         dispatch(decoder_.take());
+        ++dispatched;
         break;
       case http1::RequestDecoder::State::kError:
         rejectStream(decoder_.error().status, decoder_.error().reason);
@@ -129,6 +159,13 @@ void DownstreamConnection::updateHeaderTimer() {
   } else {
     header_timer_->disarm();
   }
+  // The body has its own deadline from the end of the headers, so trickling
+  // a byte now and then (which keeps the idle timeout away) does not help.
+  if (decoder_.midMessage() && decoder_.headersComplete()) {
+    if (!body_timer_->armed()) body_timer_->arm(worker_.config().body_timeout);
+  } else {
+    body_timer_->disarm();
+  }
 }
 
 void DownstreamConnection::dispatch(Request request) {
@@ -143,6 +180,8 @@ void DownstreamConnection::dispatch(Request request) {
   const Route& route = worker_.routes().match(request);
   auto delivery = std::make_shared<Delivery>(worker_.deliveryContext(), route, std::move(request),
                                              weak_from_this(), id, peer_address_);
+  // The request's bytes stay charged as long as its delivery holds them.
+  delivery->holdCharge(std::exchange(request_charge_, BufferCharge(worker_.budget())));
   delivery->start();
 }
 
@@ -207,16 +246,25 @@ void DownstreamConnection::abort(uint64_t slot) {
 }
 
 void DownstreamConnection::rejectStream(int status, std::string_view reason) {
+  rejectStream(problemResponse(status, reason), reason);
+}
+
+void DownstreamConnection::rejectStream(Response response, std::string_view reason) {
   if (closed_) return;
   worker_.routes().fallback().metrics->count(DeliveryOutcome::kRejected);
-  LOG_DEBUG("rejected a downstream request", {"peer", peer_address_},
-            {"status", std::to_string(status)}, {"reason", reason});
+  // A flood of bad requests costs a few lines a second (the metric counts all).
+  static log::RateLimit rejected_lines(5);
+  LOG_LIMITED(rejected_lines, log::Level::kDebug, "rejected a downstream request",
+              {"peer", peer_address_}, {"status", std::to_string(response.status)},
+              {"reason", reason});
   reading_stopped_ = true;
   header_timer_->disarm();
+  body_timer_->disarm();
+  request_charge_.reset();
   bufferevent_disable(bev_, EV_READ);
   Slot& slot = slots_.emplace_back();
   slot.id = next_slot_++;
-  slot.response = problemResponse(status, reason);
+  slot.response = std::move(response);
   writeReadyResponses();
 }
 
@@ -247,6 +295,7 @@ void DownstreamConnection::writeReadyResponses() {
     reading_stopped_ = true;
   }
   flushWriteBuffer();
+  syncAnswerCharge();
   if (close_after_write_ || (reading_stopped_ && slots_.empty())) {
     if (evbuffer_get_length(bufferevent_get_output(bev_)) == 0) close();
     if (!closed_) updateReading();  // discard whatever the sender still sends
@@ -322,8 +371,19 @@ void DownstreamConnection::dropSlots() {
   }
 }
 
+void DownstreamConnection::syncAnswerCharge() {
+  if (bev_ == nullptr) return;
+  uint64_t bytes = evbuffer_get_length(bufferevent_get_output(bev_));
+  for (const Slot& slot : slots_) {
+    if (slot.response.has_value()) bytes += slot.response->body.size();
+    bytes += slot.pending.size();
+  }
+  answer_charge_.forceTo(bytes);
+}
+
 void DownstreamConnection::onWrite(bufferevent*, void* self) {
   auto* connection = static_cast<DownstreamConnection*>(self);
+  connection->syncAnswerCharge();
   if (connection->close_after_write_ ||
       (connection->reading_stopped_ && connection->slots_.empty())) {
     if (evbuffer_get_length(bufferevent_get_output(connection->bev_)) == 0) connection->close();
@@ -345,8 +405,10 @@ void DownstreamConnection::onEvent(bufferevent*, short events, void* self) {
       // Waiting for the app, not for the sender: keep the idle clock running.
       connection->updateReading();
     } else if (connection->decoder_.midMessage()) {
+      connection->worker_.metrics().limitHit(LimitHit::kIdleTimeout).Increment();
       connection->rejectStream(408, "request not received in time");
     } else {
+      connection->worker_.metrics().limitHit(LimitHit::kIdleTimeout).Increment();
       connection->close();
     }
     return;
@@ -372,8 +434,11 @@ void DownstreamConnection::close() {
   if (closed_) return;
   closed_ = true;
   header_timer_->disarm();
+  body_timer_->disarm();
   resume_timer_->disarm();
   dropSlots();             // wakes paused bodies: their deliveries find the sender gone
+  request_charge_.reset();
+  answer_charge_.reset();
   bufferevent_free(bev_);  // safe inside its own callbacks: libevent defers the free
   bev_ = nullptr;
   worker_.closeConnection(this);

@@ -1,8 +1,11 @@
 // DownstreamConnection: one sender's HTTP/1.1 connection. Decodes requests
 // (pipelined ones too), starts a Delivery for each, and writes the answers
 // back in request order, whole or streamed (a streamed body holds back the
-// answers after it). Enforces the header-read timeout (slowloris) and the
-// idle timeout, answers malformed input with a precise status and closes.
+// answers after it). Enforces the header-read and body-read deadlines
+// (slowloris, slow POST) and the idle timeout, answers malformed input with a
+// precise status and closes. The bytes it holds (the request being read,
+// answers not yet sent) are charged to the process's BufferBudget; a request
+// the budget cannot take gets 503 + Retry-After.
 //
 // Backpressure both ways: the connection is not read while its unsent output
 // is over --max-output-buffer or its pipeline is full (a request counts until
@@ -24,6 +27,8 @@
 #include <string>
 
 #include "common/event_loop.h"
+#include "common/http_message.h"
+#include "proxy/buffer_budget.h"
 #include "proxy/http1/request_decoder.h"
 #include "proxy/response_sink.h"
 
@@ -80,6 +85,7 @@ class DownstreamConnection : public ResponseSink,
   void dispatch(Request request);
   // Queues a final answer of the proxy's own and stops reading: the stream is unusable.
   void rejectStream(int status, std::string_view reason);
+  void rejectStream(Response response, std::string_view reason);
   void writeReadyResponses();
   void writeStreamed(Slot& slot);
   void flushWriteBuffer();
@@ -93,6 +99,8 @@ class DownstreamConnection : public ResponseSink,
   void dropSlots();
   size_t unsentBytes() const;
   void updateHeaderTimer();
+  // Charges answers waiting in slots plus unsent output to the budget.
+  void syncAnswerCharge();
   void close();
 
   Worker& worker_;
@@ -102,7 +110,10 @@ class DownstreamConnection : public ResponseSink,
   std::deque<Slot> slots_;
   uint64_t next_slot_ = 0;
   TimerPtr header_timer_;
-  TimerPtr resume_timer_;  // resumes reading after pipelining backpressure
+  TimerPtr body_timer_;
+  BufferCharge request_charge_;  // the request being read; handed to its Delivery
+  BufferCharge answer_charge_;   // answers waiting in slots_ and in the output buffer
+  TimerPtr resume_timer_;        // resumes reading after pipelining backpressure
   std::string write_buffer_;
   const size_t max_output_;  // --max-output-buffer
   uint64_t bytes_out_ = 0;   // bytes handed to the socket (sent or queued) so far

@@ -42,6 +42,7 @@ struct UpstreamResult {
     kUnreachable,  // connect failed, or the app closed/reset without a full answer
     kBadResponse,  // the app's bytes were not valid HTTP/1.x
     kTimeout,      // no complete answer within the timeout
+    kOverloaded,   // not sent: too many requests already wait for the app
   };
   Kind kind = Kind::kResponse;
   // kResponse: the complete answer; or, when `body` is set, the status line,

@@ -15,6 +15,17 @@ UpstreamPool::UpstreamPool(EventLoop& loop, UpstreamOptions options)
 UpstreamPool::~UpstreamPool() = default;
 
 void UpstreamPool::send(Request request, UpstreamCallback done) {
+  if (waiting_.size() >= options_.max_waiting) {
+    if (options_.on_queue_full) options_.on_queue_full();
+    // Later, on the loop, as the interface promises.
+    loop_.post([done = std::move(done)] {
+      UpstreamResult result;
+      result.kind = UpstreamResult::Kind::kOverloaded;
+      result.error = "too many requests waiting for a connection to the app";
+      done(std::move(result));
+    });
+    return;
+  }
   waiting_.push_back(
       {std::move(request), std::move(done), std::chrono::steady_clock::now() + options_.timeout});
   dispatch();

@@ -2,7 +2,8 @@
 //
 // send() takes a request and calls back exactly once, on the worker's loop,
 // with the app's response or why there is none. At most `max_connections`
-// are open; further requests wait in FIFO order for a free connection. A
+// are open; further requests wait in FIFO order for a free connection, at
+// most `max_waiting` of them (beyond, kOverloaded at once: 503 to the sender). A
 // connection is reused only after a complete response that allows keep-alive;
 // anything unusual (timeout, malformed answer, early close) closes it.
 // Pending callbacks are dropped without running when the pool is destroyed.
@@ -36,6 +37,8 @@ struct UpstreamOptions {
   // is streamed (UpstreamResult::body). The server sets --max-stored-body:
   // a streamed body is never stored, so the stored copy is known at its head.
   size_t max_buffered_body = 64 * 1024;
+  size_t max_waiting = 1024;
+  std::function<void()> on_queue_full;  // counts a refusal for max_waiting; may be empty
 };
 
 class UpstreamConnection;

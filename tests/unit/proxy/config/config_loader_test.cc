@@ -84,6 +84,13 @@ TEST(LoadConfig, DefaultsWithOnlyUpstream) {
   EXPECT_EQ(c.idle_timeout, seconds(60));
   EXPECT_EQ(c.drain_timeout, seconds(20));
   EXPECT_EQ(c.upstream_max_connections, 64);
+  EXPECT_EQ(c.body_timeout, seconds(30));
+  EXPECT_EQ(c.max_connections, 4096);
+  EXPECT_EQ(c.max_buffered_bytes, 64u * 1024 * 1024);
+  EXPECT_EQ(c.upstream_max_waiting, 1024);
+  EXPECT_EQ(c.admin_max_connections, 64);
+  EXPECT_EQ(c.admin_timeout, seconds(10));
+  EXPECT_FALSE(c.admin_keys_remote);
   EXPECT_EQ(c.log_level, "info");
   EXPECT_EQ(c.log_format, "logfmt");
 }
@@ -133,6 +140,16 @@ const std::vector<SettingCase>& settingCases() {
       {"drain_timeout", "0s", [](const Config& c) { EXPECT_EQ(c.drain_timeout, milliseconds(0)); }},
       {"upstream_max_connections", "1",
        [](const Config& c) { EXPECT_EQ(c.upstream_max_connections, 1); }},
+      {"body_timeout", "5s", [](const Config& c) { EXPECT_EQ(c.body_timeout, seconds(5)); }},
+      {"max_connections", "100", [](const Config& c) { EXPECT_EQ(c.max_connections, 100); }},
+      {"max_buffered", "32MiB",
+       [](const Config& c) { EXPECT_EQ(c.max_buffered_bytes, 32u << 20); }},
+      {"upstream_max_waiting", "10",
+       [](const Config& c) { EXPECT_EQ(c.upstream_max_waiting, 10); }},
+      {"admin_max_connections", "8",
+       [](const Config& c) { EXPECT_EQ(c.admin_max_connections, 8); }},
+      {"admin_timeout", "3s", [](const Config& c) { EXPECT_EQ(c.admin_timeout, seconds(3)); }},
+      {"admin_keys_remote", "true", [](const Config& c) { EXPECT_TRUE(c.admin_keys_remote); }},
       {"log_level", "debug", [](const Config& c) { EXPECT_EQ(c.log_level, "debug"); }},
       {"log_format", "json", [](const Config& c) { EXPECT_EQ(c.log_format, "json"); }},
   };
@@ -153,7 +170,8 @@ TEST(LoadConfig, EachSettingAsFlag) {
   for (const SettingCase& c : settingCases()) {
     SCOPED_TRACE(c.key);
     // --require-key is a flag: its value can only follow "=".
-    if (std::string(c.key) != "require_key") c.check(loadOk({kUpstream, flagOf(c.key), c.value}));
+    if (std::string(c.key) != "require_key" && std::string(c.key) != "admin_keys_remote")
+      c.check(loadOk({kUpstream, flagOf(c.key), c.value}));
     c.check(loadOk({kUpstream, flagOf(c.key) + "=" + c.value}));
   }
 }
