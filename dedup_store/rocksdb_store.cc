@@ -32,6 +32,7 @@
 #include "dedup_store/rocksdb_writer.h"
 #include "dedup_store/store_failure.h"
 #include "dedup_store/store_ops.h"
+#include "dedup_store/wal_files.h"
 
 namespace dedup {
 namespace {
@@ -219,16 +220,18 @@ class RocksDbDedupStore final : public DedupStore {
 class RocksDbBackend final : public StoreBackend {
  public:
   RocksDbBackend(const RocksDbOptions& options, std::unique_ptr<ExpiredRecordFilter> filter,
-                 std::shared_ptr<StoreFailure> failure, std::unique_ptr<rocksdb::Env> env,
-                 std::unique_ptr<rocksdb::DB> db, std::function<int64_t()> now_ms)
+                 std::shared_ptr<StoreFailure> failure, std::shared_ptr<WalFiles> wal_files,
+                 std::unique_ptr<rocksdb::Env> env, std::unique_ptr<rocksdb::DB> db,
+                 std::function<int64_t()> now_ms)
       : filter_(std::move(filter)),
         failure_(std::move(failure)),
+        wal_files_(std::move(wal_files)),
         env_(std::move(env)),
         db_(std::move(db)),
         op_timeout_(options.op_timeout),
         queue_(options.max_queued_ops),
         durable_(*db_, now_ms, *failure_),
-        writer_(*db_, now_ms, counters_, durable_, *failure_),
+        writer_(*db_, *wal_files_, now_ms, counters_, durable_, *failure_),
         writer_thread_([this] { runWriter(); }) {
     // What Open() recovered is durable: recovered WAL data was flushed to
     // synced table files before Open() returned.
@@ -315,7 +318,8 @@ class RocksDbBackend final : public StoreBackend {
 
   const std::unique_ptr<ExpiredRecordFilter> filter_;  // must outlive db_
   const std::shared_ptr<StoreFailure> failure_;        // also held by db_'s listener
-  const std::unique_ptr<rocksdb::Env> env_;            // null, or db_'s: outlives it
+  const std::shared_ptr<WalFiles> wal_files_;          // db_'s file system
+  const std::unique_ptr<rocksdb::Env> env_;            // db_'s: outlives it
   // Guards db_'s lifetime: close() resets it while stats() may be reading.
   mutable std::shared_mutex db_mutex_;
   std::unique_ptr<rocksdb::DB> db_;
@@ -349,18 +353,18 @@ StatusOr<StoreBackendPtr> openRocksDbStore(const RocksDbOptions& options) {
   auto failure = std::make_shared<StoreFailure>();
   rocksdb::Options db_options = makeOptions(options, filter.get());
   db_options.listeners.push_back(std::make_shared<BackgroundErrorListener>(failure));
-  std::unique_ptr<rocksdb::Env> env;
-  if (options.file_system != nullptr) {
-    env = rocksdb::NewCompositeEnv(options.file_system);
-    db_options.env = env.get();
-  }
+  auto wal_files = std::make_shared<WalFiles>(
+      options.file_system != nullptr ? options.file_system : rocksdb::FileSystem::Default(),
+      options.path, failure);
+  std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(wal_files);
+  db_options.env = env.get();
   rocksdb::DB* db = nullptr;
   const rocksdb::Status s = rocksdb::DB::Open(db_options, options.path, &db);
   if (!s.ok()) {
     return Status::IOError("rocksdb store: cannot open " + options.path + ": " + s.ToString());
   }
   return StoreBackendPtr(std::make_unique<RocksDbBackend>(
-      options, std::move(filter), std::move(failure), std::move(env),
+      options, std::move(filter), std::move(failure), std::move(wal_files), std::move(env),
       std::unique_ptr<rocksdb::DB>(db), std::move(now_ms)));
 }
 

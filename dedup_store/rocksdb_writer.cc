@@ -92,14 +92,14 @@ struct RocksDbWriter::Decided {
   bool waits_sync = false;
 };
 
-RocksDbWriter::RocksDbWriter(rocksdb::DB& db, std::function<int64_t()> now_ms,
+RocksDbWriter::RocksDbWriter(rocksdb::DB& db, WalFiles& wal_files, std::function<int64_t()> now_ms,
                              WriterCounters& counters, DurableView& durable, StoreFailure& failure)
     : db_(db),
       now_ms_(std::move(now_ms)),
       counters_(counters),
       failure_(failure),
       last_sweep_(std::chrono::steady_clock::now()),
-      syncer_(db, counters, durable, failure, wal_write_mutex_) {}
+      syncer_(db, wal_files, counters, durable, failure, wal_write_mutex_) {}
 
 void RocksDbWriter::process(std::vector<StoreOp>& ops) {
   if (failure_.failed()) {

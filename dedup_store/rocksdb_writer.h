@@ -52,8 +52,8 @@ struct StoreKeyHash {
 
 class RocksDbWriter {
  public:
-  RocksDbWriter(rocksdb::DB& db, std::function<int64_t()> now_ms, WriterCounters& counters,
-                DurableView& durable, StoreFailure& failure);
+  RocksDbWriter(rocksdb::DB& db, WalFiles& wal_files, std::function<int64_t()> now_ms,
+                WriterCounters& counters, DurableView& durable, StoreFailure& failure);
 
   // Decides, writes and completes every op of `batch` (those waiting for a
   // sync complete later, on the syncer's thread).

@@ -6,12 +6,14 @@
 #include "dedup_store/durable_view.h"
 #include "dedup_store/rocksdb_writer.h"
 #include "dedup_store/store_failure.h"
+#include "dedup_store/wal_files.h"
 
 namespace dedup {
 
-WalSyncer::WalSyncer(rocksdb::DB& db, WriterCounters& counters, DurableView& durable,
-                     StoreFailure& failure, std::mutex& wal_write_mutex)
+WalSyncer::WalSyncer(rocksdb::DB& db, WalFiles& wal_files, WriterCounters& counters,
+                     DurableView& durable, StoreFailure& failure, std::mutex& wal_write_mutex)
     : db_(db),
+      wal_files_(wal_files),
       counters_(counters),
       durable_(durable),
       failure_(failure),
@@ -26,11 +28,10 @@ Status WalSyncer::sync() {
   }
   // Taken before the sync, the snapshot shows only what the sync covers.
   const rocksdb::Snapshot* snapshot = db_.GetSnapshot();
-  const rocksdb::Status s = db_.SyncWAL();
-  if (!s.ok()) {
+  const Status status = wal_files_.sync();
+  if (!status.ok()) {
     db_.ReleaseSnapshot(snapshot);
-    const Status status = Status::IOError("rocksdb wal sync: " + s.ToString());
-    LOG_ERROR("dedup store sync failed: the store stops for good", {"error", s.ToString()});
+    LOG_ERROR("dedup store sync failed: the store stops for good", {"error", status.ToString()});
     failure_.fail(status);
     return status;
   }

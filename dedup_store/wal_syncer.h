@@ -3,9 +3,11 @@
 // batches).
 //
 // The store thread writes commits without sync and hands their results over
-// as a ticket; the syncer thread takes every ticket queued so far, calls
-// SyncWAL() once for all of them (which covers every write made before the
-// call, so every queued ticket) and completes them. While it waits for the
+// as a ticket; the syncer thread takes every ticket queued so far, syncs the
+// WAL files once for all of them (which covers every write made before the
+// call, so every queued ticket) and completes them. It syncs the files
+// underneath RocksDB (wal_files.h), never through DB::SyncWAL(), whose WAL
+// writer would assert if a write on the store thread had just failed. While it waits for the
 // disk, the store thread goes on deciding and writing the next batches, so a
 // begin never waits behind another key's fsync, and each fsync carries all
 // the commits that arrived while the previous one ran.
@@ -14,7 +16,7 @@
 // the synced epoch never moves past a write that was not made durable, and
 // no later sync is tried (tickets submitted after it fail at once). A sync
 // never starts after a failed write: it takes the writer's write mutex to
-// check, since RocksDB asserts when a WAL writer that failed is synced.
+// check.
 //
 // Thread-safety: submit() and syncedEpoch() from the store thread, stop()
 // from the thread that owns the store; the syncer's own thread does the rest.
@@ -40,6 +42,7 @@ namespace dedup {
 struct WriterCounters;
 class DurableView;
 class StoreFailure;
+class WalFiles;
 
 // Results that may be reported once the WAL holds everything written before
 // the ticket was submitted.
@@ -53,8 +56,8 @@ class WalSyncer {
  public:
   // Each successful sync publishes to `durable` what it made durable.
   // `wal_write_mutex` is held by the store thread across each write.
-  WalSyncer(rocksdb::DB& db, WriterCounters& counters, DurableView& durable, StoreFailure& failure,
-            std::mutex& wal_write_mutex);
+  WalSyncer(rocksdb::DB& db, WalFiles& wal_files, WriterCounters& counters, DurableView& durable,
+            StoreFailure& failure, std::mutex& wal_write_mutex);
   ~WalSyncer();  // stop()
   WalSyncer(const WalSyncer&) = delete;
   WalSyncer& operator=(const WalSyncer&) = delete;
@@ -72,6 +75,7 @@ class WalSyncer {
   Status sync();
 
   rocksdb::DB& db_;
+  WalFiles& wal_files_;
   WriterCounters& counters_;
   DurableView& durable_;
   StoreFailure& failure_;
