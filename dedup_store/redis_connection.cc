@@ -1,12 +1,12 @@
 #include "dedup_store/redis_connection.h"
 
-#include <hiredis/adapters/libevent.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
 #include <algorithm>
 #include <charconv>
 
+#include "dedup_store/redis_libevent.h"
 #include "dedup_store/redis_replies.h"
 #include "dedup_store/redis_sentinel.h"
 
@@ -164,7 +164,7 @@ bool RedisConnection::connect() {
   ctx_ = ctx;
   ctx_->data = this;
   ready_ = false;
-  redisLibeventAttach(ctx_, loop_.base());
+  attachRedisToLibevent(ctx_, loop_.base());
   redisAsyncSetConnectCallback(ctx_, &RedisConnection::onConnectStatic);
   redisAsyncSetDisconnectCallback(ctx_, &RedisConnection::onDisconnectStatic);
   bool ok = true;

@@ -4,8 +4,10 @@
 #include <sys/random.h>
 
 #include <algorithm>
+#include <array>
 #include <map>
 #include <memory>
+#include <random>
 #include <utility>
 
 #include "dedup_store/redis_record.h"
@@ -84,7 +86,8 @@ class RedisDedupStore : public DedupStore {
             held_[key] = Held{token, until};
             armRenewals();
           }
-          deliver([done, result = std::move(result)]() mutable { done(std::move(result)); });
+          answer(reply.ok(),
+                 [done, result = std::move(result)]() mutable { done(std::move(result)); });
         });
   }
 
@@ -104,7 +107,8 @@ class RedisDedupStore : public DedupStore {
           StatusOr<CommitOutcome> result =
               reply.ok() ? parseCommitReply(*reply) : StatusOr<CommitOutcome>(reply.status());
           if (result.ok() && *result == CommitOutcome::kCommitted) ++shared_->commits;
-          deliver([done, result = std::move(result)]() mutable { done(std::move(result)); });
+          answer(reply.ok(),
+                 [done, result = std::move(result)]() mutable { done(std::move(result)); });
         });
   }
 
@@ -118,7 +122,8 @@ class RedisDedupStore : public DedupStore {
          alive = std::weak_ptr<char>(alive_)](StatusOr<const redisReply*> reply) {
           if (alive.expired()) return;
           Status result = reply.ok() ? parseReleaseReply(*reply) : reply.status();
-          deliver([done, result = std::move(result)]() mutable { done(std::move(result)); });
+          answer(reply.ok(),
+                 [done, result = std::move(result)]() mutable { done(std::move(result)); });
         });
   }
 
@@ -134,14 +139,34 @@ class RedisDedupStore : public DedupStore {
     return shared_->options.prefix + std::string(key.bytes());
   }
 
-  // Fencing tokens: 64 bits from the kernel's CSPRNG, so tokens of different
-  // processes (and restarts) do not repeat.
+  // Fencing tokens: 64-bit outputs of a generator seeded with 256 bits from
+  // the kernel (one getrandom per worker, not one per lease), so tokens of
+  // different workers, processes and restarts do not repeat.
+  static std::mt19937_64 seededTokens() {
+    std::array<uint32_t, 8> words{};
+    if (getrandom(words.data(), sizeof(words), 0) != static_cast<ssize_t>(sizeof(words))) {
+      std::random_device device;
+      for (uint32_t& w : words) w = device();
+    }
+    std::seed_seq seed(words.begin(), words.end());
+    return std::mt19937_64(seed);
+  }
+
   LeaseToken newToken() {
     LeaseToken token = 0;
-    while (token == 0) {
-      if (getrandom(&token, sizeof(token), 0) != sizeof(token)) token = fallback_++;
-    }
+    while (token == 0) token = tokens_();
     return token;
+  }
+
+  // A reply from Redis is answered at once (we are on the loop, in hiredis's
+  // reply callback, never inside begin/commit/release); a failure may come
+  // from inside the call or a timer's callback, so it is posted.
+  void answer(bool from_reply, std::function<void()> fn) {
+    if (from_reply) {
+      fn();
+      return;
+    }
+    deliver(std::move(fn));
   }
 
   void deliver(std::function<void()> fn) {
@@ -215,7 +240,7 @@ class RedisDedupStore : public DedupStore {
   std::shared_ptr<char> alive_ = std::make_shared<char>(0);
   std::unique_ptr<RedisScriptRunner> runner_;
   bool healthy_ = true;
-  LeaseToken fallback_ = 1;
+  std::mt19937_64 tokens_ = seededTokens();
   std::map<std::string, Held> held_;  // leases this worker holds, by Redis key
   TimerPtr probe_timer_;
   TimerPtr renew_timer_;

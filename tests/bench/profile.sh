@@ -10,7 +10,8 @@
 # connections, RocksDB store (durable commits), one worker, nginx as the app.
 # Environment: PROFILE_REQUESTS (default 4000 under strace, 1000 under
 # callgrind), PROFILE_TOOLS ("strace callgrind"), PROFILE_KEEP=DIR (keep the
-# callgrind dumps there, for callgrind_annotate).
+# callgrind dumps there, for callgrind_annotate), PROFILE_STORE=redis (the
+# Redis store on a private redis-server instead of RocksDB), PROFILE_SPECS.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -42,6 +43,14 @@ wait_http() {
 }
 
 APP_PORT="$(freeport)"
+STORE_URI="rocksdb:$TMP/data"
+if [[ "${PROFILE_STORE:-rocksdb}" == redis ]]; then
+  REDIS_PORT="$(freeport)"
+  redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no --dir "$TMP" \
+    >"$TMP/redis.log" 2>&1 & PIDS+=($!)
+  for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  STORE_URI="redis://127.0.0.1:$REDIS_PORT"
+fi
 start_fast_app "$TMP/app" "$APP_PORT"; PIDS+=($FAST_APP_PID)
 wait_http "http://127.0.0.1:$APP_PORT/"
 
@@ -50,7 +59,7 @@ start_proxy() {
   PORT="$(freeport)"; ADMIN="$(freeport)"
   rm -rf "$TMP/data"
   "$@" "$PROXY_BIN" --upstream "http://127.0.0.1:$APP_PORT" --listen "127.0.0.1:$PORT" \
-    --admin "127.0.0.1:$ADMIN" --store "rocksdb:$TMP/data" --workers 1 --log-level warn \
+    --admin "127.0.0.1:$ADMIN" --store "$STORE_URI" --workers 1 --log-level warn \
     >"$TMP/proxy.log" 2>&1 & WRAP_PID=$!; PIDS+=($WRAP_PID)
   wait_http "http://127.0.0.1:$ADMIN/readyz"
   PROXY_PID="$WRAP_PID"  # valgrind runs the proxy in its own process

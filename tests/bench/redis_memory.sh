@@ -30,7 +30,7 @@ work="$(mktemp -d)"
 CLUSTER_ARGS=()
 if [[ "${REDIS_MEMORY_CLUSTER:-0}" == 1 ]]; then
   # The cluster bus listens on port + 10000.
-  port="$(python3 -c 'import random; print(random.randrange(20000, 50000))')"
+  port="$(python3 -c 'import random; print(random.randrange(10000, 22000))')"
   CLUSTER_ARGS=(--cluster-enabled yes --cluster-config-file "$work/nodes.conf")
   export DEDUP_BENCH_CLUSTER=1
 else

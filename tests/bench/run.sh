@@ -227,10 +227,10 @@ if [ "${BENCH_REDIS:-1}" != 0 ] && [ "${BENCH_REDIS_CLUSTER:-1}" != 0 ] && comma
   echo "== dedup-redis-cluster"
   RC_NODES=()
   for i in 0 1 2; do
-    # The cluster bus listens on port + 10000: stay below 55536.
+    # The cluster bus listens on port + 10000; both below the ephemeral range.
     port="$(python3 -c 'import random, socket
 while True:
-    p = random.randrange(20000, 50000)
+    p = random.randrange(10000, 22000)
     try:
         a, b = socket.socket(), socket.socket(); a.bind(("127.0.0.1", p)); b.bind(("127.0.0.1", p + 10000)); print(p); break
     except OSError: pass')"

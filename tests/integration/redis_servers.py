@@ -129,10 +129,12 @@ class Sentinel:
 
 
 def free_cluster_port():
-    """A free port whose cluster bus port (port + 10000) is free too."""
+    """A free port whose cluster bus port (port + 10000) is free too, both
+    below the kernel's ephemeral range (32768 up), so no connection that
+    another test opens meanwhile takes them."""
     rng = random.Random()
     for _ in range(200):
-        port = rng.randrange(20000, 50000)
+        port = rng.randrange(10000, 22000)
         try:
             with socket.socket() as one, socket.socket() as bus:
                 one.bind(("127.0.0.1", port))
@@ -160,6 +162,23 @@ class RedisClusterNode(Redis):
             # masters on purpose, right after writes).
             "--cluster-replica-validity-factor", "0",
         ]
+
+    def start(self):
+        # The port was only probed free: if another process took it first,
+        # try another one.
+        for _ in range(5):
+            self.process = subprocess.Popen(self.command(), stdout=subprocess.DEVNULL,
+                                            stderr=subprocess.DEVNULL)
+            try:
+                wait_until(lambda: self.process.poll() is not None or self.cli("PING") == "PONG",
+                           20, message="redis-server on port %d to answer PING" % self.port)
+            except AssertionError:
+                self.kill()
+                raise
+            if self.process.poll() is None:
+                return self
+            self.port = free_cluster_port()
+        raise AssertionError("no cluster node could start")
 
     def role(self):
         return self.info("replication").get("role")
