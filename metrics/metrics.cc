@@ -20,7 +20,7 @@ constexpr std::string_view kStoreOpNames[kStoreOpCount] = {"begin", "commit", "r
 std::string_view outcomeName(DeliveryOutcome outcome) {
   static constexpr std::string_view kNames[kDeliveryOutcomeCount] = {
       "forwarded",   "replayed",  "in_flight",       "mismatch",    "missing_key", "passthrough",
-      "store_error", "app_error", "app_unreachable", "app_timeout", "rejected"};
+      "store_error", "app_error", "app_unreachable", "app_timeout", "rejected",    "bad_signature"};
   return kNames[static_cast<size_t>(outcome)];
 }
 

@@ -33,8 +33,9 @@ enum class DeliveryOutcome {
   kAppUnreachable,  // 502
   kAppTimeout,      // 504
   kRejected,        // bad input: malformed, too large, invalid key
+  kBadSignature,    // 401: the route verifies signatures and this one is missing, wrong or stale
 };
-inline constexpr size_t kDeliveryOutcomeCount = 11;
+inline constexpr size_t kDeliveryOutcomeCount = 12;
 std::string_view outcomeName(DeliveryOutcome outcome);
 
 enum class StoreOp { kBegin, kCommit, kRelease };

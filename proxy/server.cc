@@ -25,13 +25,14 @@ namespace {
 constexpr int kExitConfigError = 2;
 constexpr int kExitRuntimeError = 1;
 
-// Blocks the stop signals in every thread (workers inherit the mask), so
-// only sigwait() in the main thread ever sees them.
+// Blocks the stop signals and SIGHUP in every thread (workers inherit the
+// mask), so only sigwait() in the main thread ever sees them.
 sigset_t blockStopSignals() {
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
   return signals;
@@ -129,7 +130,19 @@ int Server::run() {
            {"workers", workers_text});
 
   int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
+  // SIGHUP re-reads the signature secret files; the workers pick the new
+  // keys up with their next request. Anything else stops the process.
+  while (sigwait(&stop_signals, &signal_number) == 0 && signal_number == SIGHUP) {
+    if (routes.signingKeyFiles().empty()) {
+      LOG_INFO("SIGHUP: no signature secret files to reload");
+    } else if (Status s = reloadSigningKeys(routes); s.ok()) {
+      LOG_INFO("SIGHUP: signature secrets reloaded",
+               {"files", std::to_string(routes.signingKeyFiles().size())});
+    } else {
+      LOG_ERROR("SIGHUP: signature secrets not reloaded, the previous ones stay in force",
+                {"error", s.message()});
+    }
+  }
 
   LOG_INFO("draining", {"signal", signal_number == SIGINT ? "SIGINT" : "SIGTERM"},
            {"drain_timeout", std::to_string(config_.drain_timeout.count()) + "ms"});
