@@ -56,15 +56,17 @@ Status SigningKeyFile::load() {
   }
   const int error = std::ferror(file) ? errno : 0;
   std::fclose(file);
-  if (error != 0)
+  if (error != 0) {
     return Status::InvalidArgument("cannot read " + path_ + ": " + std::strerror(error));
+  }
   if (contents.size() > kMaxBytes) {
     return Status::InvalidArgument(path_ + ": larger than 1MiB, not a secret file");
   }
   StatusOr<SigningKeys> keys = parseSigningKeys(contents, decode_);
   if (!keys.ok()) return Status::InvalidArgument(path_ + ": " + keys.status().message());
-  keys_.store(std::make_shared<const SigningKeys>(std::move(keys).value()),
-              std::memory_order_release);
+  auto fresh = std::make_shared<const SigningKeys>(std::move(keys).value());
+  std::lock_guard<std::mutex> lock(keys_mu_);
+  keys_.swap(fresh);  // the old set is freed after the lock, with `fresh`
   return Status::OK();
 }
 

@@ -6,13 +6,14 @@
 // load() reads the file (at start-up, and again on SIGHUP); a failed reload
 // keeps the keys in force. Thread-safety: load() from one thread at a time
 // (the main thread); keys() from any thread at any time: the whole key set is
-// swapped at once through an atomic shared_ptr, so a worker checking a
-// request keeps the set it started with.
+// swapped at once (a shared_ptr replaced under a mutex held only to copy the
+// pointer), so a worker checking a request keeps the set it started with.
+// Not std::atomic<std::shared_ptr>: libstdc++ 12's races under TSan.
 #pragma once
 
-#include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -35,7 +36,10 @@ class SigningKeyFile {
   // keys current. Errors name the file and the line, never the secret.
   Status load();
   // The keys in force; empty before the first successful load().
-  std::shared_ptr<const SigningKeys> keys() const { return keys_.load(std::memory_order_acquire); }
+  std::shared_ptr<const SigningKeys> keys() const {
+    std::lock_guard<std::mutex> lock(keys_mu_);
+    return keys_;
+  }
   const std::string& path() const { return path_; }
   const std::string& scheme() const { return scheme_; }
 
@@ -43,7 +47,9 @@ class SigningKeyFile {
   const std::string path_;
   const std::string scheme_;
   const Decode decode_;
-  std::atomic<std::shared_ptr<const SigningKeys>> keys_{std::make_shared<const SigningKeys>()};
+  mutable std::mutex keys_mu_;
+  // guarded by keys_mu_
+  std::shared_ptr<const SigningKeys> keys_ = std::make_shared<const SigningKeys>();
 };
 
 // The keys of a secret file's contents; InvalidArgument "line N: why".

@@ -1,7 +1,7 @@
 // The signature check of a route (route.h), run by Delivery before the key
 // is extracted: a request that fails it never reaches the dedup store or the
 // app. Thread-safety: reads the route (immutable) and its current key set
-// (an atomic snapshot); safe from any worker.
+// (a snapshot, swapped whole on SIGHUP); safe from any worker.
 #pragma once
 
 #include <optional>
