@@ -45,16 +45,22 @@ std::vector<Preset> makePresets() {
   // turn a true duplicate into a 422 that Stripe retries for days.
   Profile stripe;
   stripe.fingerprint = false;
-  presets.push_back({"stripe", "json:/id", stripe, hours(72), "Stripe"});
+  presets.push_back({"stripe", "json:/id", stripe, hours(72), "Stripe", "stripe"});
 
   // GitHub never redelivers by itself (only on a manual redelivery).
-  presets.push_back({"github", "header:X-GitHub-Delivery", Profile(), std::nullopt, "GitHub"});
+  presets.push_back(
+      {"github", "header:X-GitHub-Delivery", Profile(), std::nullopt, "GitHub", "github"});
 
   presets.push_back({"standard-webhooks", "header:webhook-id|header:svix-id", Profile(), hours(75),
-                     "Standard Webhooks"});
+                     "Standard Webhooks", "standard-webhooks"});
 
   presets.push_back({"shopify", "header:X-Shopify-Webhook-Id|header:X-Shopify-Event-Id", Profile(),
-                     hours(4), "Shopify"});
+                     hours(4), "Shopify", "shopify"});
+
+  // Slack's Events API retries three times within an hour (after about 1
+  // minute and 5 minutes) when not answered within 3 seconds, with the same
+  // event_id; url_verification carries none and is forwarded.
+  presets.push_back({"slack", "json:/event_id", Profile(), hours(1), "Slack", "slack"});
 
   // A Knative broker retries 429 and 5xx; a replayed body would be read as a
   // reply event, so a duplicate is a bare 202.

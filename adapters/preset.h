@@ -2,7 +2,7 @@
 // public documentation: the key spec that names its messages, the profile
 // that answers it without losing a message, and how long it keeps
 // redelivering (a route whose TTL is shorter may let a late redelivery
-// through, which start-up warns about).
+// through, which start-up warns about), and how it signs its requests.
 //
 // The table is static and read-only: safe from any thread.
 #pragma once
@@ -25,6 +25,10 @@ struct Preset {
   // itself (GitHub) or the horizon is the user's (Knative, Dapr).
   std::optional<std::chrono::hours> retry_horizon;
   std::string sender;  // "Stripe", for messages
+  // The sender's signature scheme (signature_verifier.h); empty when it signs
+  // in a way the proxy does not check. A route with this preset verifies
+  // signatures as soon as it is given a secret file.
+  std::string signature_scheme = {};
 };
 
 inline constexpr std::string_view kDefaultPreset = "idempotency-key";

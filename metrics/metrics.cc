@@ -19,9 +19,9 @@ constexpr std::string_view kStoreOpNames[kStoreOpCount] = {"begin", "commit", "r
 
 std::string_view outcomeName(DeliveryOutcome outcome) {
   static constexpr std::string_view kNames[kDeliveryOutcomeCount] = {
-      "forwarded",   "replayed",      "in_flight", "mismatch",        "missing_key",
-      "passthrough", "store_error",   "app_error", "app_unreachable", "app_timeout",
-      "rejected",    "commit_failed", "lease_lost"};
+      "forwarded",   "replayed",      "in_flight",  "mismatch",        "missing_key",
+      "passthrough", "store_error",   "app_error",  "app_unreachable", "app_timeout",
+      "rejected",    "commit_failed", "lease_lost", "bad_signature"};
   return kNames[static_cast<size_t>(outcome)];
 }
 

@@ -35,8 +35,9 @@ enum class DeliveryOutcome {
   kRejected,        // bad input: malformed, too large, invalid key
   kCommitFailed,    // the app acknowledged, the commit failed (not durable)
   kLeaseLost,       // the app acknowledged, another delivery had taken the key over
+  kBadSignature,    // 401: the route verifies signatures and this one is missing, wrong or stale
 };
-inline constexpr size_t kDeliveryOutcomeCount = 13;
+inline constexpr size_t kDeliveryOutcomeCount = 14;
 std::string_view outcomeName(DeliveryOutcome outcome);
 
 // A limit of "Bounded under hostile senders" (DESIGN.md) that was hit; each

@@ -6,6 +6,7 @@
 #include "proxy/http1/hop_by_hop.h"
 #include "proxy/local_response.h"
 #include "proxy/profile_response.h"
+#include "proxy/signature_check.h"
 
 namespace dedup {
 namespace {
@@ -65,6 +66,11 @@ Delivery::Delivery(DeliveryContext& context, const Route& route, Request request
 Delivery::~Delivery() { context_.active_deliveries.fetch_sub(1, std::memory_order_relaxed); }
 
 void Delivery::start() {
+  // Before the key: a forged request must not lease or commit it.
+  if (std::optional<Response> refused = refuseBadSignature(route_, request_, peer_address_)) {
+    answer(DeliveryOutcome::kBadSignature, std::move(*refused));
+    return;
+  }
   if (!route_.deduplicates(request_)) {
     forward();
     return;

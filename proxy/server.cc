@@ -28,25 +28,29 @@ constexpr int kExitConfigError = 2;
 constexpr int kExitRuntimeError = 1;
 constexpr int kExitStoreFailed = 3;
 
-// Blocks the stop signals in every thread (workers inherit the mask), so
-// only sigwait() in the main thread ever sees them.
+// Blocks the stop signals and SIGHUP in every thread (workers inherit the
+// mask), so only sigwait() in the main thread ever sees them.
 sigset_t blockStopSignals() {
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
   return signals;
 }
 
-// Waits for SIGTERM/SIGINT, checking the store every 100ms. OK: a signal
-// came; otherwise the store's fatal error.
-Status waitForStopOrStoreFailure(const sigset_t& stop_signals, const StoreBackend& store) {
+// Waits for SIGTERM/SIGINT, checking the store every 100ms and calling
+// `on_hangup` for each SIGHUP. OK: a stop signal came; otherwise the store's
+// fatal error.
+Status waitForStopOrStoreFailure(const sigset_t& stop_signals, const StoreBackend& store,
+                                 const std::function<void()>& on_hangup) {
   const timespec poll{0, 100'000'000};
   for (;;) {
     if (Status failure = store.fatalError(); !failure.ok()) return failure;
     const int signal_number = sigtimedwait(&stop_signals, nullptr, &poll);
+    if (signal_number == SIGHUP) on_hangup();
     if (signal_number == SIGTERM || signal_number == SIGINT) {
       LOG_INFO("stop signal", {"signal", signal_number == SIGINT ? "SIGINT" : "SIGTERM"});
       return Status::OK();
@@ -163,10 +167,23 @@ int Server::run() {
            {"upstream", config_.upstream_text}, {"store", config_.store},
            {"workers", workers_text});
 
+  // SIGHUP re-reads the signature secret files; the workers pick the new
+  // keys up with their next request.
+  const auto reload_secrets = [&routes] {
+    if (routes.signingKeyFiles().empty()) {
+      LOG_INFO("SIGHUP: no signature secret files to reload");
+    } else if (Status s = reloadSigningKeys(routes); s.ok()) {
+      LOG_INFO("SIGHUP: signature secrets reloaded",
+               {"files", std::to_string(routes.signingKeyFiles().size())});
+    } else {
+      LOG_ERROR("SIGHUP: signature secrets not reloaded, the previous ones stay in force",
+                {"error", s.message()});
+    }
+  };
   // Crash-only recovery: a store that failed for good (a failed fsync, a full
   // disk) cannot promise anything any more; the process drains and exits
   // non-zero, and its supervisor starts it again from what is on disk.
-  const Status store_failure = waitForStopOrStoreFailure(stop_signals, store);
+  const Status store_failure = waitForStopOrStoreFailure(stop_signals, store, reload_secrets);
   if (!store_failure.ok()) {
     LOG_ERROR("dedup store failed: draining, then exiting to restart from what is on disk",
               {"error", store_failure.ToString()});

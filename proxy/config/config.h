@@ -34,6 +34,16 @@ enum class UpstreamTimeoutPolicy {
 
 // One entry of the YAML `routes:` list, as written; route_table.h turns it
 // into a Route. Unset fields take the top-level setting or the preset's value.
+// A route's `signature:` map, or `signature: none`. Unset fields take the
+// top-level settings (--signature, --signature-secret-file,
+// --signature-tolerance) or the preset's scheme.
+struct RouteSignatureConfig {
+  bool none = false;  // `signature: none`: this route verifies nothing
+  std::string scheme;
+  std::string secret_file;
+  std::optional<std::chrono::milliseconds> tolerance;
+};
+
 struct RouteConfig {
   std::string name;
   std::string path = "/";  // the path, or its prefix when path_is_prefix
@@ -47,6 +57,7 @@ struct RouteConfig {
   std::optional<std::chrono::milliseconds> lease;
   std::optional<bool> require_key;
   ProfileOverride profile;
+  std::optional<RouteSignatureConfig> signature;
   int line = 0;  // in the config file, for messages
 };
 
@@ -134,6 +145,15 @@ struct Config {
   int admin_max_connections = 64;
   std::chrono::milliseconds admin_timeout{std::chrono::seconds(10)};
   bool admin_keys_remote = false;
+  // --signature SCHEME (default: the preset's scheme, if any) and
+  // --signature-secret-file PATH (default none: nothing is verified). With a
+  // secret file, every request a route matches must carry a valid signature
+  // of the scheme or gets 401 before its key reaches the store.
+  // --signature-tolerance (default 5m): how far a signed timestamp may be
+  // from now.
+  std::string signature;
+  std::string signature_secret_file;
+  std::chrono::milliseconds signature_tolerance{std::chrono::minutes(5)};
   // --admin-token (default empty: the admin key API is off). With a token,
   // /keys/... on the admin port answers requests carrying
   // "Authorization: Bearer TOKEN".

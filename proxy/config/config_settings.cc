@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "adapters/preset.h"
+#include "adapters/signature_verifier.h"
 #include "common/duration.h"
 #include "proxy/config/config_parse.h"
 
@@ -151,6 +152,20 @@ std::vector<Setting> makeSettings() {
                               "redis store: each command may take this long",
                               &Config::redis_command_timeout, false));
   s.push_back(textSetting("key", "SPEC", "what identifies a delivery", &Config::key));
+  s.push_back({"signature", "SCHEME", "check signatures before dedup (SCHEME below)",
+               [](const Config&) { return std::string("the preset's"); },
+               [](std::string_view text, Config& c) -> Status {
+                 if (!makeSignatureVerifier(text, kDefaultSignatureTolerance).ok()) {
+                   return badValue("must be one of " + signatureSchemeNames(), text);
+                 }
+                 c.signature = std::string(text);
+                 return Status::OK();
+               }});
+  s.push_back(textSetting("signature_secret_file", "PATH",
+                          "signature secrets, one per line; SIGHUP re-reads it",
+                          &Config::signature_secret_file));
+  s.push_back(durationSetting("signature_tolerance", "how far a signed timestamp may be from now",
+                              &Config::signature_tolerance, false));
   s.push_back(textSetting("admin_token", "TOKEN",
                           "turns on the admin key API (Authorization: Bearer TOKEN)",
                           &Config::admin_token));
@@ -216,6 +231,26 @@ std::vector<Setting> makeSettings() {
                                          {{"logfmt", "logfmt"}, {"json", "json"}}));
   return s;
 }
+// `text` broken at spaces into lines of at most 80 characters, each indented.
+std::string wrap(const std::string& text, const std::string& indent) {
+  std::string out;
+  std::string line;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find(' ', start);
+    if (end == std::string::npos) end = text.size();
+    const std::string word = text.substr(start, end - start);
+    if (!line.empty() && indent.size() + line.size() + 1 + word.size() > 80) {
+      out += indent + line + "\n";
+      line.clear();
+    }
+    line += (line.empty() ? "" : " ") + word;
+    start = end + 1;
+  }
+  if (!line.empty()) out += indent + line + "\n";
+  return out;
+}
+
 }  // namespace
 
 Status badValue(const std::string& what, std::string_view text) {
@@ -277,9 +312,10 @@ std::string helpText() {
       "  master's AUTH; Sentinels are asked without AUTH; no rediss://: hiredis 0.14 has no TLS),\n"
       "  or a Redis Cluster: redis-cluster://[USER:PASS@]HOST:PORT[,HOST:PORT...] (seed nodes).\n"
       "SPEC: header:NAME, query:NAME, json:/POINTER, body-sha256, cloudevents, A+B (all of),\n"
-      "  A|B (first found), or a preset:\n"
-      "  " +
-      presetNames() + ".\n";
+      "  A|B (first found), or a preset:\n" +
+      wrap(presetNames() + ".", "  ") + "SCHEME: " + signatureSchemeNames() +
+      "; the presets of\n"
+      "  those senders name theirs, so --key stripe --signature-secret-file FILE is enough.\n";
   return out;
 }
 std::optional<size_t> settingIndex(std::string_view key) {

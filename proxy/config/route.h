@@ -13,6 +13,8 @@
 #include "adapters/key_extractor.h"
 #include "adapters/preset.h"
 #include "adapters/profile.h"
+#include "adapters/signature_verifier.h"
+#include "adapters/signing_key_file.h"
 #include "common/http_message.h"
 #include "metrics/metrics.h"
 
@@ -42,6 +44,11 @@ struct Route {
   std::chrono::milliseconds lease{std::chrono::seconds(35)};
   std::optional<std::chrono::hours> retry_horizon;  // the preset's, for warnings
   bool passthrough_only = false;                    // the "unmatched" route: forwards, never dedups
+  // Set when every request of this route must be signed: checked before its
+  // key is looked at (proxy/signature_check.h). The key file is shared with
+  // other routes of the same file and scheme, and swapped on SIGHUP.
+  SignatureVerifierPtr signature;
+  std::shared_ptr<SigningKeyFile> signing_keys;
   RouteMetrics* metrics = nullptr;
 
   bool deduplicates(const Request& request) const;

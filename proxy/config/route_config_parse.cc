@@ -4,6 +4,7 @@
 #include <charconv>
 #include <set>
 
+#include "adapters/signature_verifier.h"
 #include "common/duration.h"
 
 namespace dedup {
@@ -242,12 +243,55 @@ Status match(const Place& place, const YAML::Node& node, RouteConfig& route) {
   return Status::OK();
 }
 
-Status route(const Place& place, const YAML::Node& node, RouteConfig& out) {
-  if (Status s = checkFields(
-          place, "", node,
-          {"name", "match", "preset", "key", "scope", "ttl", "lease", "require_key", "profile"});
+// `signature: none`, or `signature: {scheme, secret_file, tolerance}`.
+Status signature(const Place& place, const YAML::Node& node,
+                 std::optional<RouteSignatureConfig>& out) {
+  RouteSignatureConfig config;
+  if (node.IsScalar() && node.Scalar() == "none") {
+    config.none = true;
+    out = config;
+    return Status::OK();
+  }
+  if (!node.IsMap()) {
+    return place.error(
+        "signature", node,
+        "must be 'none' or a map with scheme, secret_file, tolerance" + quoted(node));
+  }
+  if (Status s = checkFields(place, "signature", node, {"scheme", "secret_file", "tolerance"});
       !s.ok()) {
     return s;
+  }
+  for (const auto& [field, target] :
+       {std::pair{"scheme", &config.scheme}, std::pair{"secret_file", &config.secret_file}}) {
+    if (!node[field]) continue;
+    const std::string name = std::string("signature.") + field;
+    if (Status s = scalar(place, name, node[field], *target); !s.ok()) return s;
+    if (target->empty()) return place.error(name, node[field], "must not be empty");
+  }
+  if (!config.scheme.empty() &&
+      !makeSignatureVerifier(config.scheme, kDefaultSignatureTolerance).ok()) {
+    return place.error("signature.scheme", node["scheme"],
+                       "must be one of " + signatureSchemeNames() + quoted(node["scheme"]));
+  }
+  if (node["tolerance"]) {
+    if (Status s = duration(place, "signature.tolerance", node["tolerance"], config.tolerance);
+        !s.ok()) {
+      return s;
+    }
+  }
+  out = config;
+  return Status::OK();
+}
+
+Status route(const Place& place, const YAML::Node& node, RouteConfig& out) {
+  if (Status s = checkFields(place, "", node,
+                             {"name", "match", "preset", "key", "scope", "ttl", "lease",
+                              "require_key", "profile", "signature"});
+      !s.ok()) {
+    return s;
+  }
+  if (node["signature"]) {
+    if (Status s = signature(place, node["signature"], out.signature); !s.ok()) return s;
   }
   for (const auto& [field, target] : {std::pair{"preset", &out.preset}, std::pair{"key", &out.key},
                                       std::pair{"scope", &out.scope}}) {

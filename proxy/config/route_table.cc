@@ -110,7 +110,74 @@ StatusOr<std::unique_ptr<Route>> buildRoute(const Config& config, const RouteCon
   return route;
 }
 
+// The signature check of one route, from (most specific first) its own
+// `signature:`, the preset the route chose itself, the top-level
+// --signature, and the top-level preset. A scheme from a preset alone is
+// off until a secret file is given; a scheme named explicitly needs one.
+Status attachSignature(const Config& config, const RouteConfig* entry, const Preset& preset,
+                       RouteTable& table, Route& route) {
+  const RouteSignatureConfig own =
+      entry != nullptr && entry->signature ? *entry->signature : RouteSignatureConfig{};
+  if (own.none) return Status::OK();
+  const std::string where =
+      entry ? "routes (" + entry->name + ") signature" : std::string("signature");
+  const bool route_chose_sender =
+      entry != nullptr && (!entry->preset.empty() || !entry->key.empty());
+  std::string scheme = own.scheme;
+  bool explicit_scheme = !scheme.empty();
+  if (scheme.empty() && route_chose_sender) scheme = preset.signature_scheme;
+  if (scheme.empty() && !config.signature.empty()) {
+    scheme = config.signature;
+    explicit_scheme = true;
+  }
+  if (scheme.empty()) scheme = preset.signature_scheme;
+  const std::string secret_file =
+      own.secret_file.empty() ? config.signature_secret_file : own.secret_file;
+  if (secret_file.empty()) {
+    if (!explicit_scheme) return Status::OK();
+    return Status::InvalidArgument(where + ": scheme " + scheme +
+                                   " needs a secret file (--signature-secret-file, or "
+                                   "signature.secret_file on the route)");
+  }
+  if (scheme.empty()) {
+    return Status::InvalidArgument(
+        where + ": a secret file is set but preset " + preset.name +
+        " names no signature scheme: set --signature or signature.scheme (" +
+        signatureSchemeNames() + ")" + (entry ? ", or signature: none on this route" : ""));
+  }
+  const auto tolerance =
+      std::chrono::ceil<std::chrono::seconds>(own.tolerance.value_or(config.signature_tolerance));
+  StatusOr<SignatureVerifierPtr> verifier = makeSignatureVerifier(scheme, tolerance);
+  if (!verifier.ok()) return Status::InvalidArgument(where + ": " + verifier.status().message());
+  route.signature = std::move(verifier).value();
+  // One file object per (path, scheme): the scheme decides how a line decodes.
+  for (const auto& file : table.signingKeyFiles()) {
+    if (file->path() == secret_file && file->scheme() == scheme) {
+      route.signing_keys = file;
+      return Status::OK();
+    }
+  }
+  const SignatureVerifierPtr decoder = route.signature;
+  auto file = std::make_shared<SigningKeyFile>(
+      secret_file, scheme,
+      [decoder](std::string_view secret) { return decoder->signingKey(secret); });
+  if (Status s = file->load(); !s.ok()) {
+    return Status::InvalidArgument(where + ".secret_file: " + s.message());
+  }
+  table.signingKeyFiles().push_back(file);
+  route.signing_keys = std::move(file);
+  return Status::OK();
+}
+
 }  // namespace
+
+Status reloadSigningKeys(const RouteTable& table) {
+  std::string failures;
+  for (const auto& file : table.signingKeyFiles()) {
+    if (Status s = file->load(); !s.ok()) failures += (failures.empty() ? "" : "; ") + s.message();
+  }
+  return failures.empty() ? Status::OK() : Status::InvalidArgument(failures);
+}
 
 bool RouteMatch::matches(const Request& request) const {
   if (!methods.empty() &&
@@ -165,6 +232,10 @@ StatusOr<std::unique_ptr<RouteTable>> buildRoutes(const Config& config) {
   if (config.routes.empty()) {
     StatusOr<std::unique_ptr<Route>> route = buildRoute(config, nullptr);
     if (!route.ok()) return route.status();
+    if (Status s = attachSignature(config, nullptr, *findPreset((*route)->preset), *table, **route);
+        !s.ok()) {
+      return s;
+    }
     table->routes().push_back(std::move(route).value());
     return table;
   }
@@ -176,6 +247,10 @@ StatusOr<std::unique_ptr<RouteTable>> buildRoutes(const Config& config) {
   for (const RouteConfig& entry : config.routes) {
     StatusOr<std::unique_ptr<Route>> route = buildRoute(config, &entry);
     if (!route.ok()) return route.status();
+    if (Status s = attachSignature(config, &entry, *findPreset((*route)->preset), *table, **route);
+        !s.ok()) {
+      return s;
+    }
     table->routes().push_back(std::move(route).value());
   }
   return table;
@@ -223,6 +298,15 @@ std::string describeRoutes(const RouteTable& table) {
            (route->store_error_forwards ? std::string("forwarded without dedup")
                                         : describeAnswer(p.store_error)) +
            "\n";
+    if (route->signature) {
+      const size_t secrets = route->signing_keys->keys()->size();
+      out += "  signature: " + std::string(route->signature->scheme()) + " (" +
+             route->signature->headers() + "), " + std::to_string(secrets) +
+             (secrets == 1 ? " secret" : " secrets") + " from " + route->signing_keys->path() +
+             "\n";
+    } else {
+      out += "  signature: not verified\n";
+    }
     if (!p.bypass_header.empty()) {
       out += "  never deduplicated: " + p.bypass_header + ": " + join(p.bypass_values, ", ") + "\n";
     }

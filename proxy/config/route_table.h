@@ -31,15 +31,25 @@ class RouteTable {
   const Route& unmatched() const { return unmatched_; }
   // Configured with `routes:` (else the one default route takes everything).
   bool explicit_routes = false;
+  // Every signature secret file the routes read, once each, for SIGHUP.
+  std::vector<std::shared_ptr<SigningKeyFile>>& signingKeyFiles() { return signing_key_files_; }
+  const std::vector<std::shared_ptr<SigningKeyFile>>& signingKeyFiles() const {
+    return signing_key_files_;
+  }
 
  private:
   std::vector<std::unique_ptr<Route>> routes_;
+  std::vector<std::shared_ptr<SigningKeyFile>> signing_key_files_;
   Route unmatched_;
 };
 
 // The routes of `config`: presets resolved, key specs built, overrides
 // applied. Errors name the route and the bad value (InvalidArgument).
 StatusOr<std::unique_ptr<RouteTable>> buildRoutes(const Config& config);
+
+// Re-reads every signature secret file (SIGHUP). A file that fails keeps
+// its keys in force; the result names each failure.
+Status reloadSigningKeys(const RouteTable& table);
 
 // One warning per route whose TTL is shorter than its sender's retry horizon.
 std::vector<std::string> retryHorizonWarnings(const RouteTable& table);

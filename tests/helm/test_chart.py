@@ -26,6 +26,8 @@ MODES = {
         "networkPolicy.enabled": True,
     },
     "local-replicas-accepted": {"replicaCount": 2, "store.acceptLocalStoreWithReplicas": True},
+    "signature": {"signature.existingSecret": "webhook-secrets", "signature.secretKey": "stripe",
+                  "signature.scheme": "stripe", "signature.tolerance": "2m"},
 }
 
 
@@ -377,3 +379,42 @@ def test_routes_in_values_reach_the_proxy_as_a_valid_config(render, tmp_path):
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stderr
     assert "route orders\n" in result.stdout and "  missing_key: 400\n" in result.stdout
+
+
+def test_signature_secret_is_mounted_and_passed_as_the_secret_file(render):
+    objects = render.template(MODES["signature"])
+    c, _ = sidecar(objects)
+    args = c["args"]
+    assert args[args.index("--signature-secret-file") + 1] == "/etc/dedup-proxy-secrets/stripe"
+    assert args[args.index("--signature") + 1] == "stripe"
+    assert args[args.index("--signature-tolerance") + 1] == "2m"
+    mount = [m for m in c["volumeMounts"] if m["name"] == "dedup-proxy-signature-secrets"][0]
+    assert mount == {"name": "dedup-proxy-signature-secrets",
+                     "mountPath": "/etc/dedup-proxy-secrets", "readOnly": True}
+    assert "subPath" not in mount, "a subPath mount would never see a rotated Secret"
+    volume = [v for v in pod_spec(objects)["spec"]["volumes"]
+              if v["name"] == "dedup-proxy-signature-secrets"][0]
+    assert volume["secret"]["secretName"] == "webhook-secrets"
+    assert volume["secret"]["defaultMode"] == 0o440
+
+
+def test_signature_secret_alone_mounts_it_for_routes_to_name(render):
+    objects = render.template({"signature.existingSecret": "webhook-secrets"})
+    c, _ = sidecar(objects)
+    assert "--signature-secret-file" not in c["args"] and "--signature" not in c["args"]
+    assert any(m["name"] == "dedup-proxy-signature-secrets" for m in c["volumeMounts"])
+
+
+def test_no_signature_values_render_no_signature_args(render):
+    c, _ = sidecar(render.template({}))
+    assert not [a for a in c["args"] if a.startswith("--signature")]
+    assert not [m for m in c["volumeMounts"] if m["name"] == "dedup-proxy-signature-secrets"]
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"signature.secretKey": "stripe"}, "signature.secretKey needs signature.existingSecret"),
+    ({"signature.scheme": "github"}, "signature.scheme needs signature.existingSecret"),
+])
+def test_signature_values_without_a_secret_fail(render, values, message):
+    with pytest.raises(RenderError, match=message):
+        render.template(values)

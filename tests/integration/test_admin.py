@@ -36,7 +36,8 @@ def test_counters_match_known_traffic_exactly(make_proxy, upstream):
     counts = outcome_counts(proxy)
     expected = {"forwarded": 2, "replayed": 2, "mismatch": 1, "app_error": 1, "passthrough": 1,
                 "rejected": 1, "in_flight": 1, "missing_key": 0, "store_error": 0,
-                "app_unreachable": 0, "app_timeout": 0, "commit_failed": 0, "lease_lost": 0}
+                "app_unreachable": 0, "app_timeout": 0, "commit_failed": 0, "lease_lost": 0,
+                "bad_signature": 0}
     assert counts == expected
     assert sum(counts.values()) == 9  # one per request sent
     assert upstream.count("new-1") == 1 and upstream.count("fail-1") == 1

@@ -80,3 +80,43 @@ def test_readme_route_reference_is_a_valid_config(proxy_bin, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "route payments\n" in result.stdout
     assert "  match: POST /webhooks/stripe (prefix), host api.example.com\n" in result.stdout
+
+
+SIGNATURES = REPO_ROOT / "examples" / "signatures.yaml"
+
+
+def test_signature_example_is_the_readme_one_and_verifies_both_senders(make_proxy, upstream,
+                                                                        tmp_path):
+    import hashlib
+    import hmac
+    import time
+
+    text = SIGNATURES.read_text()
+    readme = (REPO_ROOT / "README.md").read_text()
+    routes_part = text[text.index("routes:"):]
+    assert routes_part in readme, "the README shows examples/signatures.yaml's routes verbatim"
+
+    secrets = {"stripe": "whsec_example_stripe", "github": "example github secret"}
+    for name, secret in secrets.items():
+        (tmp_path / name).write_text(secret + "\n")
+    config = tmp_path / "signatures.yaml"
+    config.write_text(text.replace("/etc/dedup-proxy-secrets/", str(tmp_path) + "/")
+                      .replace("upstream: http://127.0.0.1:3000\n", ""))
+    proxy = make_proxy("--config", str(config))
+
+    event = json.dumps({"id": "evt_sig_1", "object": "event"}).encode()
+    t = str(int(time.time()))
+    v1 = hmac.new(secrets["stripe"].encode(), t.encode() + b"." + event, hashlib.sha256)
+    stripe_headers = {"Stripe-Signature": "t=%s,v1=%s" % (t, v1.hexdigest())}
+    assert proxy.request("POST", "/webhooks/stripe", event, stripe_headers).status == 200
+    assert proxy.request("POST", "/webhooks/stripe", event, stripe_headers).replayed
+    assert proxy.request("POST", "/webhooks/stripe", event).status == 401
+
+    push = b'{"ref":"refs/heads/main"}'
+    github_headers = {"X-GitHub-Delivery": "d-sig-1", "X-Hub-Signature-256": "sha256=" + hmac.new(
+        secrets["github"].encode(), push, hashlib.sha256).hexdigest()}
+    assert proxy.request("POST", "/webhooks/github", push, github_headers).status == 200
+    forged = dict(github_headers, **{"X-Hub-Signature-256": "sha256=" + "0" * 64})
+    assert proxy.request("POST", "/webhooks/github", push, forged).status == 401
+    assert proxy.request("GET", "/healthz").status == 200
+    assert upstream.count("evt_sig_1") == 1 and upstream.count("d-sig-1") == 1

@@ -290,6 +290,34 @@ def shopify_order(total="199.65"):
                     "line_items": [{"id": 866550311766439020, "quantity": 1, "sku": "IPOD"}]})
 
 
+# -- slack: an Events API event_callback ------------------------------------------
+
+SLACK_SECRET = b"8f742231b10e8888abcd99yyyzzz85a5"
+SLACK_EVENT_ID = "Ev0PV52K21"
+
+
+def slack_request(attempt, body):
+    # Each retry is signed anew and says which retry it is.
+    timestamp = str(1700000000 + attempt).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "X-Slack-Request-Timestamp": timestamp.decode(),
+        "X-Slack-Signature": "v0=" + hmac_hex(SLACK_SECRET, b"v0:" + timestamp + b":" + body),
+    }
+    if attempt > 1:
+        headers.update({"X-Slack-Retry-Num": str(attempt - 1),
+                        "X-Slack-Retry-Reason": "http_timeout"})
+    return headers, body
+
+
+def slack_event(text="<@U0LAN0Z89> is it everything a river should be?"):
+    return compact({"token": "XXYYZZ", "team_id": "T123ABC456", "api_app_id": "A123ABC456",
+                    "event": {"type": "app_mention", "user": "U123ABC456", "text": text,
+                              "ts": "1515449522.000016", "channel": "C123ABC456"},
+                    "type": "event_callback", "event_id": SLACK_EVENT_ID,
+                    "event_time": 1515449522})
+
+
 # -- knative: a broker's binary-mode CloudEvent ----------------------------------
 
 KNATIVE_SOURCE = "/apis/v1/namespaces/default/pingsources/ping"
@@ -406,6 +434,15 @@ SENDERS = [
            mismatch=Expect(422),
            store_error=STORE_DOWN,
            passed_through=("X-Shopify-Hmac-Sha256", "X-Shopify-Topic")),
+    Sender("slack", "/slack/events",
+           lambda attempt: slack_request(attempt, slack_event()),
+           slack_request(9, slack_event(text="another message")),
+           SLACK_EVENT_ID,
+           duplicate=Expect(200, REPLAY, replayed=True),
+           in_flight=Expect(409, retry_after=True),
+           mismatch=Expect(422),
+           store_error=STORE_DOWN,
+           passed_through=("X-Slack-Signature", "X-Slack-Request-Timestamp")),
     Sender("knative", "/",
            lambda _attempt: knative_request(),
            knative_request(data=b'{"message":"Goodbye"}'),

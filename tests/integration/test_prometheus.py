@@ -26,7 +26,8 @@ METRIC_NAME = re.compile(r"(?<![\w:])((?:dedup_proxy|process)_[A-Za-z0-9_]*)(?![
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
 
 EXPECTED_ALERTS = {"DedupProxyLeasesExpiring", "DedupProxyLeaseLost", "DedupProxyStoreErrors",
-                   "DedupProxyInFlightConflictsRising", "DedupProxyAppErrors", "DedupProxyDown"}
+                   "DedupProxyInFlightConflictsRising", "DedupProxyAppErrors", "DedupProxyDown",
+                   "DedupProxyBadSignatures"}
 
 
 def find_tool(name):

@@ -72,6 +72,12 @@ Renders nothing; fails the release with a clear message.
 {{- if and (eq .Values.store.type "redis") .Values.persistence.enabled -}}
 {{- fail "dedup-proxy: persistence.enabled is for the rocksdb store; with store.type=redis set persistence.enabled=false." -}}
 {{- end -}}
+{{- if and .Values.signature.secretKey (not .Values.signature.existingSecret) -}}
+{{- fail "dedup-proxy: signature.secretKey needs signature.existingSecret (the Secret holding the signature secrets, one per line)." -}}
+{{- end -}}
+{{- if and .Values.signature.scheme (not .Values.signature.secretKey) -}}
+{{- fail "dedup-proxy: signature.scheme needs signature.existingSecret and signature.secretKey (the file of secrets the scheme is checked with)." -}}
+{{- end -}}
 {{- if has (int .Values.app.port) (list 8080 9901) -}}
 {{- fail "dedup-proxy: app.port must not be 8080 or 9901 (the proxy's ports in the same pod)." -}}
 {{- end -}}
@@ -128,6 +134,18 @@ initContainers: it carries restartPolicy: Always.
     - {{ printf "%ds" (int .Values.sidecar.drainTimeoutSeconds) | quote }}
     - --config
     - /etc/dedup-proxy/config.yaml
+    {{- if and .Values.signature.existingSecret .Values.signature.secretKey }}
+    - --signature-secret-file
+    - {{ printf "/etc/dedup-proxy-secrets/%s" .Values.signature.secretKey | quote }}
+    {{- end }}
+    {{- with .Values.signature.scheme }}
+    - --signature
+    - {{ . | quote }}
+    {{- end }}
+    {{- with .Values.signature.tolerance }}
+    - --signature-tolerance
+    - {{ . | quote }}
+    {{- end }}
     {{- range .Values.sidecar.extraArgs }}
     - {{ . | quote }}
     {{- end }}
@@ -191,6 +209,12 @@ initContainers: it carries restartPolicy: Always.
     - name: dedup-proxy-config
       mountPath: /etc/dedup-proxy
       readOnly: true
+    {{- if .Values.signature.existingSecret }}
+    # Not a subPath: the kubelet then updates the files when the Secret changes.
+    - name: dedup-proxy-signature-secrets
+      mountPath: /etc/dedup-proxy-secrets
+      readOnly: true
+    {{- end }}
     - name: dedup-proxy-tmp
       mountPath: /tmp
 {{- end -}}
@@ -210,6 +234,12 @@ data volume comes from the StatefulSet's volumeClaimTemplates instead.
 - name: dedup-proxy-config
   configMap:
     name: {{ include "dedup-proxy.configMapName" . }}
+{{- if .Values.signature.existingSecret }}
+- name: dedup-proxy-signature-secrets
+  secret:
+    secretName: {{ .Values.signature.existingSecret }}
+    defaultMode: 0440
+{{- end }}
 - name: dedup-proxy-tmp
   emptyDir:
     sizeLimit: 64Mi

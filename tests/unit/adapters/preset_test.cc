@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include "adapters/signature_verifier.h"
 #include "extractor_test_util.h"
 
 namespace dedup {
@@ -123,8 +124,29 @@ TEST(Preset, NamesAreListedAndUnknownOnesAreNotFound) {
   EXPECT_EQ(allPresets().front().name, kDefaultPreset);
   EXPECT_EQ(presetNames(),
             "idempotency-key, gcp-pubsub, aws-sns, stripe, github, standard-webhooks, shopify, "
-            "knative, dapr");
+            "slack, knative, dapr");
   EXPECT_EQ(preset("stripe").retry_horizon, std::chrono::hours(72));
+}
+
+TEST(Preset, SignedSendersNameTheirScheme) {
+  for (const char* name : {"stripe", "github", "standard-webhooks", "shopify", "slack"}) {
+    const std::string& scheme = preset(name).signature_scheme;
+    EXPECT_EQ(scheme, name);
+    EXPECT_TRUE(makeSignatureVerifier(scheme, kDefaultSignatureTolerance).ok()) << name;
+  }
+  for (const char* name : {"idempotency-key", "gcp-pubsub", "aws-sns", "knative", "dapr"}) {
+    EXPECT_EQ(preset(name).signature_scheme, "") << name << ": no HMAC scheme to check";
+  }
+}
+
+TEST(Preset, SlackFindsTheEventId) {
+  const ExtractedKey key =
+      build(preset("slack").key_spec)
+          ->extract(makeRequest(
+              "/slack", {{"Content-Type", "application/json"}},
+              R"({"token":"x","team_id":"T1","type":"event_callback","event_id":"Ev0PV52K21",)"
+              R"("event":{"type":"app_mention"}})"));
+  EXPECT_EQ(key.key, "Ev0PV52K21");
 }
 
 TEST(Profile, OverridesChangeOnlyWhatTheyName) {

@@ -4,12 +4,16 @@
 #include "proxy/delivery.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <deque>
 #include <optional>
 
 #include "adapters/key_extractor.h"
 #include "adapters/preset.h"
+#include "adapters/signature_verifier.h"
+#include "adapters/signing_key_file.h"
+#include "common/hmac.h"
 
 namespace dedup {
 namespace {
@@ -639,6 +643,66 @@ TEST_F(DeliveryProfileTest, OverriddenStoreErrorAnswerCarriesRetryAfter) {
   store_.calls[0].begin_done(Status::IOError("disk gone"));
   EXPECT_EQ(onlyResponse().status, 500);
   EXPECT_EQ(*onlyResponse().headers.find("Retry-After"), "30");
+}
+
+// Signatures: a request that fails the route's check is answered 401 before
+// its key is looked at, so the store never sees it.
+class DeliverySignatureTest : public DeliveryTest {
+ protected:
+  void SetUp() override {
+    char path[] = "/tmp/delivery-secrets-XXXXXX";
+    const int fd = mkstemp(path);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(write(fd, "s3cret\n", 7), 7);
+    close(fd);
+    path_ = path;
+    route_.signature = makeSignatureVerifier("github", kDefaultSignatureTolerance).value();
+    route_.signing_keys = std::make_shared<SigningKeyFile>(
+        path_, "github",
+        [](std::string_view secret) { return StatusOr<std::string>(std::string(secret)); });
+    ASSERT_TRUE(route_.signing_keys->load().ok());
+  }
+  void TearDown() override { std::remove(path_.c_str()); }
+
+  Request signed_post(std::string key, std::string secret, std::string body = "{\"n\":1}") {
+    Request request = post(std::move(key), body);
+    const Sha256Digest mac = hmacSha256(secret, {body});
+    request.headers.add("X-Hub-Signature-256", "sha256=" + toHex(mac.data(), mac.size()));
+    return request;
+  }
+
+  std::string path_;
+};
+
+TEST_F(DeliverySignatureTest, ForgeryIsAnswered401WithoutTouchingTheStore) {
+  deliver(signed_post("k1", "guessed"));
+  EXPECT_TRUE(store_.calls.empty()) << "a forgery reached the store";
+  EXPECT_TRUE(upstream_.requests.empty());
+  const Response& refused = onlyResponse();
+  EXPECT_EQ(refused.status, 401);
+  EXPECT_EQ(*refused.headers.find("Content-Type"), "application/problem+json");
+  EXPECT_NE(refused.body.find("signature mismatch (github)"), std::string::npos) << refused.body;
+  EXPECT_EQ(refused.body.find("s3cret"), std::string::npos);
+  EXPECT_EQ(outcomeCount("bad_signature"), 1);
+
+  deliver(signed_post("k1", "s3cret"));  // the genuine one: processed as usual
+  ASSERT_EQ(store_.calls.size(), 1u);
+  EXPECT_EQ(store_.calls[0].op, "begin");
+  EXPECT_EQ(store_.calls[0].key, StoreKey::of("default", "k1"));
+}
+
+TEST_F(DeliverySignatureTest, RequestsWithoutAKeyOrOfOtherMethodsAreVerifiedToo) {
+  deliver(post(""));
+  Request get = post("");
+  get.method = "GET";
+  get.body.clear();
+  deliver(std::move(get));
+  EXPECT_EQ(sink_->responses.size(), 2u);
+  for (const Response& r : sink_->responses) EXPECT_EQ(r.status, 401);
+  EXPECT_TRUE(upstream_.requests.empty());
+  EXPECT_EQ(outcomeCount("bad_signature"), 2);
+  deliver(signed_post("", "s3cret"));
+  EXPECT_EQ(upstream_.requests.size(), 1u) << "signed, no key: forwarded untouched";
 }
 
 }  // namespace

@@ -152,6 +152,12 @@ const std::vector<SettingCase>& settingCases() {
       {"admin_keys_remote", "true", [](const Config& c) { EXPECT_TRUE(c.admin_keys_remote); }},
       {"log_level", "debug", [](const Config& c) { EXPECT_EQ(c.log_level, "debug"); }},
       {"log_format", "json", [](const Config& c) { EXPECT_EQ(c.log_format, "json"); }},
+      {"signature", "standard-webhooks",
+       [](const Config& c) { EXPECT_EQ(c.signature, "standard-webhooks"); }},
+      {"signature_secret_file", "/etc/secrets/stripe",
+       [](const Config& c) { EXPECT_EQ(c.signature_secret_file, "/etc/secrets/stripe"); }},
+      {"signature_tolerance", "90s",
+       [](const Config& c) { EXPECT_EQ(c.signature_tolerance, seconds(90)); }},
   };
   return cases;
 }
@@ -340,6 +346,12 @@ TEST(LoadConfig, ErrorsNameKeyValueAndSource) {
       {{kUpstream, "--on-store-error=ignore"},
        {},
        "on_store_error: must be one of fail-closed, fail-open ('ignore')"},
+      {{kUpstream, "--signature=sns"},
+       {},
+       "signature: must be one of stripe, github, standard-webhooks, shopify, slack ('sns')"},
+      {{kUpstream},
+       {"DEDUP_PROXY_SIGNATURE_TOLERANCE=0"},
+       "signature_tolerance (from DEDUP_PROXY_SIGNATURE_TOLERANCE): must be more than 0 ('0')"},
       {{kUpstream, "--upstream-timeout-policy=retry"},
        {},
        "upstream_timeout_policy: must be one of release, hold ('retry')"},
