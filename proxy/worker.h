@@ -29,8 +29,9 @@ class DownstreamConnection;
 
 class Worker {
  public:
+  // `waiters`: the process's table for wait mode (null: no waiting).
   Worker(const Config& config, const RouteTable& routes, StoreBackend& backend, Metrics& metrics,
-         int listen_fd, const UpstreamOptions& upstream);
+         int listen_fd, const UpstreamOptions& upstream, InFlightWaiters* waiters = nullptr);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;

@@ -180,6 +180,11 @@ std::vector<Setting> makeSettings() {
                               &Config::drain_timeout, true));
   s.push_back(countSetting("upstream_max_connections", "connections to the app per worker",
                            &Config::upstream_max_connections, 1, 1'000'000, "from 1 to 1000000"));
+  s.push_back(countSetting("max_waiters_per_key",
+                           "duplicates waiting for one key in flight (in_flight: wait)",
+                           &Config::max_waiters_per_key, 1, 1'000'000, "from 1 to 1000000"));
+  s.push_back(countSetting("max_waiters", "duplicates waiting in all (in_flight: wait)",
+                           &Config::max_waiters, 1, 1'000'000, "from 1 to 1000000"));
   s.push_back(choiceSetting<std::string>(
       "log_level", "LEVEL", "debug, info, warn or error", &Config::log_level,
       {{"debug", "debug"}, {"info", "info"}, {"warn", "warn"}, {"error", "error"}}));

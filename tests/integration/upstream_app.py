@@ -18,6 +18,9 @@ Behaviour is driven by request headers:
   X-Test-Content-Type  response Content-Type (default application/json)
   X-Test-Close         close the connection without answering
   X-Test-Chunked       answer with Transfer-Encoding: chunked
+  X-Test-Header        "Name: value", added to the response (repeatable, in order)
+  X-Test-First-Status  the first request of its Dedup-Key gets this status
+                       instead (a delivery that fails once, then succeeds)
 
 Control endpoints (never recorded):
   GET  /__stats   the JSON record (see Recorder.snapshot)
@@ -224,6 +227,13 @@ class Handler(BaseHTTPRequestHandler):
             return
 
         status = int(self.headers.get("X-Test-Status") or 200)
+        first_status = self.headers.get("X-Test-First-Status")
+        if first_status is not None and seq == 1:
+            status = int(first_status)
+        extra_headers = [
+            tuple(part.strip() for part in line.split(":", 1))
+            for line in self.headers.get_all("X-Test-Header") or []
+        ]
         content_type = self.headers.get("X-Test-Content-Type") or "application/json"
         custom_body = self.headers.get("X-Test-Body")
         if custom_body is not None:
@@ -243,14 +253,17 @@ class Handler(BaseHTTPRequestHandler):
             ).encode()
         chunked = self.headers.get("X-Test-Chunked") is not None
         try:
-            self._answer(status, response_body, content_type, chunked=chunked)
+            self._answer(status, response_body, content_type, chunked=chunked,
+                         extra_headers=extra_headers)
         finally:
             self.recorder.completed(request_id, status, response_body)
 
-    def _answer(self, status, body, content_type, chunked=False):
+    def _answer(self, status, body, content_type, chunked=False, extra_headers=()):
         self.send_response(status)
         if content_type is not None:
             self.send_header("Content-Type", content_type)
+        for name, value in extra_headers:
+            self.send_header(name, value)
         if chunked:
             self.send_header("Transfer-Encoding", "chunked")
         else:
