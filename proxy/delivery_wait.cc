@@ -82,6 +82,9 @@ void Delivery::onWaitTimer() {
   // delivery inside its own timer's callback: free it later, on the loop.
   context_.loop->post([self = shared_from_this()] {});
   const bool sender_gone = sink_.expired();
+  if (sender_gone && !wait_over_) {
+    LOG_DEBUG("the sender left while waiting", {"route", route_.name}, {"key", key_});
+  }
   if (Clock::now() >= wait_deadline_ || sender_gone) wait_over_ = true;
   if (begin_pending_) {
     // The answer decides; a wait that is over answers in-flight then.

@@ -7,12 +7,15 @@ first copy until the test releases it (X-Test-Hold), so nothing here depends
 on timing; the proxy's debug log says when a duplicate starts waiting."""
 
 import signal
+import socket
+import struct
 import time
 import uuid
 
 import pytest
 
 from harness import in_background, wait_until
+from raw_http import RawConnection, build_request
 from redis_servers import MISSING, REDIS_SERVER, Redis
 
 BODY = b'{"order":7}'
@@ -133,6 +136,29 @@ def test_drain_answers_the_waiters(make_proxy, upstream, tmp_path):
     assert first.result(timeout=20).status == 201
     assert proxy.wait_exit() == 0
     assert upstream.count(key) == 1
+
+
+def test_a_waiter_whose_sender_resets_frees_its_place(make_proxy, upstream, tmp_path):
+    proxy = wait_proxy(make_proxy, tmp_path, "--max-waiters-per-key", "1")
+    key = "gone-" + uuid.uuid4().hex
+    first, headers = hold_first(proxy, upstream, key)
+    gone = RawConnection("127.0.0.1", proxy.port)
+    gone.send(build_request("POST", "/", [("Idempotency-Key", key)] + list(headers.items()),
+                            BODY))
+    wait_until(lambda: waiting(proxy, key) == 1, message="a duplicate waiting")
+    # A reset, not a half-close (after which a sender may still read).
+    gone.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    gone.close()
+    wait_until(lambda: any("the sender left while waiting" in line for line in proxy.lines),
+               message="the proxy to notice the sender left")
+    # Its place is free: another duplicate waits (the bound is 1) and gets the replay.
+    waiter = in_background(proxy.deliver, key, BODY, headers=headers, timeout=30)
+    wait_until(lambda: waiting(proxy, key) == 2, message="another duplicate waiting")
+    upstream.release(key)
+    assert first.result(timeout=20).status == 201
+    assert waiter.result(timeout=20).replayed
+    assert upstream.count(key) == 1
+    assert proxy.running()
 
 
 def test_wait_mode_off_answers_409_at_once(make_proxy, upstream):
