@@ -1,5 +1,6 @@
 #include "adapters/cloudevents_key_extractor.h"
 
+#include "adapters/cloudevents_fingerprint.h"
 #include "adapters/derived_key.h"
 #include "adapters/json_key_extractor.h"
 
@@ -48,6 +49,10 @@ ExtractedKey CloudEventsKeyExtractor::extract(const Request& request) const {
     }
   }
   return combine(header(request, "ce-source"), header(request, "ce-id"));
+}
+
+Sha256Digest CloudEventsKeyExtractor::fingerprint(const Request& request) const {
+  return cloudEventFingerprint(request);
 }
 
 }  // namespace dedup

@@ -27,4 +27,13 @@ ExtractedKey FirstOfKeyExtractor::extract(const Request& request) const {
   return ExtractedKey::missing();
 }
 
+Sha256Digest FirstOfKeyExtractor::fingerprint(const Request& request) const {
+  for (const KeyExtractorPtr& part : parts_) {
+    if (part->extract(request).kind != ExtractedKey::Kind::kMissing) {
+      return part->fingerprint(request);
+    }
+  }
+  return sha256(request.body);
+}
+
 }  // namespace dedup

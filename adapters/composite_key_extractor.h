@@ -28,6 +28,8 @@ class FirstOfKeyExtractor : public KeyExtractor {
   FirstOfKeyExtractor(std::string spec, std::vector<KeyExtractorPtr> parts)
       : spec_(std::move(spec)), parts_(std::move(parts)) {}
   ExtractedKey extract(const Request& request) const override;
+  // The fingerprint of the part that finds the key.
+  Sha256Digest fingerprint(const Request& request) const override;
   std::string spec() const override { return spec_; }
 
  private:

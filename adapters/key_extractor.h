@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "common/http_message.h"
+#include "common/sha256.h"
 #include "common/status.h"
 
 namespace dedup {
@@ -31,6 +32,12 @@ class KeyExtractor {
  public:
   virtual ~KeyExtractor() = default;
   virtual ExtractedKey extract(const Request& request) const = 0;
+  // The payload fingerprint of a request whose key this extractor found: two
+  // deliveries of one key with different fingerprints are a mismatch. By
+  // default the body's bytes; an extractor whose messages travel in several
+  // encodings (CloudEvents binary and structured mode) digests the message
+  // itself, so one message in either encoding has one fingerprint.
+  virtual Sha256Digest fingerprint(const Request& request) const { return sha256(request.body); }
   // The spec it was built from, for logs and --check-config.
   virtual std::string spec() const = 0;
 };

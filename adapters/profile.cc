@@ -14,6 +14,41 @@ void applyAnswer(Answer& answer, const AnswerOverride& change) {
 
 }  // namespace
 
+bool ReplayHeaders::replays(std::string_view name) const {
+  if (equalsIgnoreCase(name, "Date") || equalsIgnoreCase(name, "Content-Length") ||
+      equalsIgnoreCase(name, "Idempotent-Replayed")) {
+    return false;
+  }
+  switch (mode) {
+    case Mode::kDefault:
+      return !equalsIgnoreCase(name, "Set-Cookie");
+    case Mode::kAll:
+      return true;
+    case Mode::kNone:
+      return false;
+    case Mode::kListed:
+      return std::any_of(listed.begin(), listed.end(),
+                         [&](const std::string& n) { return equalsIgnoreCase(n, name); });
+  }
+  return false;
+}
+
+std::string describeReplayHeaders(const ReplayHeaders& headers) {
+  switch (headers.mode) {
+    case ReplayHeaders::Mode::kDefault:
+      return "all but Set-Cookie";
+    case ReplayHeaders::Mode::kAll:
+      return "all";
+    case ReplayHeaders::Mode::kNone:
+      return "none";
+    case ReplayHeaders::Mode::kListed:
+      break;
+  }
+  std::string text;
+  for (const std::string& name : headers.listed) text += (text.empty() ? "" : ", ") + name;
+  return text;
+}
+
 bool Profile::acknowledges(int status) const {
   if (ack_statuses.empty()) return status >= 200 && status < 300;
   return std::find(ack_statuses.begin(), ack_statuses.end(), status) != ack_statuses.end();
@@ -35,6 +70,9 @@ Profile applyOverride(Profile base, const ProfileOverride& change) {
     applyAnswer(*base.duplicate, change.duplicate);
   }
   applyAnswer(base.in_flight, change.in_flight);
+  if (change.in_flight_waits) base.in_flight_waits = *change.in_flight_waits;
+  if (change.wait_timeout) base.wait_timeout = *change.wait_timeout;
+  if (change.replay_headers) base.replay_headers = *change.replay_headers;
   applyAnswer(base.mismatch, change.mismatch);
   applyAnswer(base.missing_key, change.missing_key);
   if (change.store_error_forwards) base.store_error_forwards = true;

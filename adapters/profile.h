@@ -12,6 +12,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/http_message.h"
@@ -29,6 +30,26 @@ struct Answer {
   std::optional<std::chrono::milliseconds> retry_after;
 };
 
+// Which of the app's response headers a committed key stores and its replays
+// repeat. Whatever the mode, never: hop-by-hop headers, Content-Length (the
+// proxy frames the body), Date (a replay gets a fresh one) and
+// Idempotent-Replayed (the proxy's own); Content-Type is always kept.
+struct ReplayHeaders {
+  enum class Mode {
+    kDefault,  // every end-to-end header but Set-Cookie (a session is not repeated)
+    kAll,      // every end-to-end header, Set-Cookie too
+    kNone,     // none (Content-Type only)
+    kListed,   // only the `listed` names
+  };
+  Mode mode = Mode::kDefault;
+  std::vector<std::string> listed;  // kListed: header names, any case
+
+  bool replays(std::string_view name) const;
+};
+
+// "default", "all", "none" or the listed names, for --check-config.
+std::string describeReplayHeaders(const ReplayHeaders& headers);
+
 struct Profile {
   // Same key with a different body → the mismatch answer. Off for senders
   // whose redeliveries change the body (Pub/Sub's deliveryAttempt).
@@ -41,6 +62,13 @@ struct Profile {
   Answer mismatch{422, std::nullopt, "", std::nullopt};
   Answer missing_key{400, std::nullopt, "", std::nullopt};
   Answer store_error{503, std::nullopt, "", std::nullopt};
+  ReplayHeaders replay_headers;
+  // `in_flight: wait`: a duplicate that arrives while the first copy is at
+  // the app waits up to `wait_timeout` (never longer than the lease) for its
+  // outcome: the committed answer replayed, or, if it failed, the next
+  // attempt itself. Timeout, or too many waiters: the in_flight answer.
+  bool in_flight_waits = false;
+  std::chrono::milliseconds wait_timeout{std::chrono::seconds(5)};
   // Store error: forward without dedup instead of answering. Unset: the
   // process-wide --on-store-error policy.
   std::optional<bool> store_error_forwards;
@@ -68,6 +96,9 @@ struct ProfileOverride {
   bool duplicate_replays = false;  // `duplicate: replay`
   AnswerOverride duplicate;
   AnswerOverride in_flight;
+  std::optional<bool> in_flight_waits;  // `in_flight: wait`
+  std::optional<std::chrono::milliseconds> wait_timeout;
+  std::optional<ReplayHeaders> replay_headers;
   AnswerOverride mismatch;
   AnswerOverride missing_key;
   bool store_error_forwards = false;  // `store_error: forward`

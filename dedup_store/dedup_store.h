@@ -21,6 +21,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "common/sha256.h"
 #include "common/status.h"
@@ -55,6 +57,10 @@ struct StoredResponse {
   int status = 200;
   std::string content_type;  // empty: none
   std::string body;          // at most the configured limit
+  // The app's other end-to-end headers worth replaying, in the app's order
+  // (names as the app spelled them); empty for most keys, and then they cost
+  // no bytes in either store.
+  std::vector<std::pair<std::string, std::string>> headers{};
   bool operator==(const StoredResponse&) const = default;
 };
 

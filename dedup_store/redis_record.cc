@@ -4,6 +4,8 @@
 #include <charconv>
 #include <cstdint>
 
+#include "dedup_store/stored_headers.h"
+
 namespace dedup {
 namespace {
 
@@ -21,6 +23,11 @@ uint16_t getU16(std::string_view s, size_t at) {
                                (static_cast<uint8_t>(s[at + 1]) << 8));
 }
 
+// In content_type_len: a header section follows the content type. The commit
+// script rewrites the flags byte but copies this field untouched.
+constexpr uint16_t kHeadersFollow = 0x8000;
+constexpr size_t kMaxContentType = 0x7fff;
+
 }  // namespace
 
 Fingerprint redisFingerprint(const Fingerprint& fp) {
@@ -33,7 +40,8 @@ std::string encodeRedisCommitted(const RedisCommitted& record) {
   const StoredResponse& r = record.response;
   const Fingerprint fp = redisFingerprint(record.fingerprint);
   const bool has_fp = !isZero(fp);
-  if (!has_fp && r.content_type.empty() && r.body.empty() && r.status >= 0 && r.status <= 9999) {
+  if (!has_fp && r.content_type.empty() && r.body.empty() && r.headers.empty() && r.status >= 0 &&
+      r.status <= 9999) {
     return std::to_string(r.status);
   }
   std::string out;
@@ -42,9 +50,10 @@ std::string encodeRedisCommitted(const RedisCommitted& record) {
   putU16(out, static_cast<uint16_t>(r.status));
   out.push_back(has_fp ? 1 : 0);
   if (has_fp) out.append(reinterpret_cast<const char*>(fp.data()), kRedisFingerprintBytes);
-  const size_t ct_len = std::min<size_t>(r.content_type.size(), 0xffff);
-  putU16(out, static_cast<uint16_t>(ct_len));
+  const size_t ct_len = std::min<size_t>(r.content_type.size(), kMaxContentType);
+  putU16(out, static_cast<uint16_t>(r.headers.empty() ? ct_len : ct_len | kHeadersFollow));
   out.append(r.content_type, 0, ct_len);
+  if (!r.headers.empty()) appendHeaderSection(out, r.headers);
   out.append(r.body);
   return out;
 }
@@ -76,11 +85,16 @@ StatusOr<RedisCommitted> decodeRedisCommitted(std::string_view value) {
     at += kRedisFingerprintBytes;
   }
   if (value.size() < at + 2) return Status::Corruption("redis store: truncated record");
-  const size_t ct_len = getU16(value, at);
+  const uint16_t ct_field = getU16(value, at);
+  const size_t ct_len = ct_field & ~kHeadersFollow;
   at += 2;
   if (value.size() < at + ct_len) return Status::Corruption("redis store: truncated content type");
   record.response.content_type = std::string(value.substr(at, ct_len));
-  record.response.body = std::string(value.substr(at + ct_len));
+  std::string_view rest = value.substr(at + ct_len);
+  if ((ct_field & kHeadersFollow) && !readHeaderSection(rest, record.response.headers)) {
+    return Status::Corruption("redis store: bad replayed header section");
+  }
+  record.response.body = std::string(rest);
   return record;
 }
 

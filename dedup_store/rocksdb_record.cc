@@ -5,6 +5,8 @@
 #include <random>
 #include <type_traits>
 
+#include "dedup_store/stored_headers.h"
+
 namespace dedup {
 namespace {
 
@@ -14,6 +16,9 @@ constexpr uint8_t kReleasedType = 0x03;
 constexpr size_t kReleasedSize = 1 + 8 + 4;
 constexpr size_t kLeaseSize = 1 + 4 + 8 + 32 + 8;
 constexpr size_t kCommittedHeaderSize = 1 + 8 + 4 + 32 + 2 + 4;  // up to content_type
+// In content_type_len: a header section (stored_headers.h) follows the
+// content type. Clear in records without replayed headers.
+constexpr uint32_t kHeadersFollow = 0x80000000u;
 
 template <typename T>
 void putFixed(std::string& out, T value) {
@@ -128,8 +133,11 @@ std::string encodeRecord(const CommittedRecord& record) {
   putFixed<uint32_t>(out, record.attempt);
   out.append(reinterpret_cast<const char*>(record.fingerprint.data()), record.fingerprint.size());
   putFixed<uint16_t>(out, static_cast<uint16_t>(response.status));
-  putFixed<uint32_t>(out, static_cast<uint32_t>(response.content_type.size()));
+  const auto content_type_size = static_cast<uint32_t>(response.content_type.size());
+  putFixed<uint32_t>(
+      out, response.headers.empty() ? content_type_size : content_type_size | kHeadersFollow);
   out.append(response.content_type);
+  if (!response.headers.empty()) appendHeaderSection(out, response.headers);
   out.append(response.body);
   return out;
 }
@@ -173,13 +181,23 @@ StatusOr<StoredRecord> decodeRecord(std::string_view value) {
       r.attempt = in.fixed<uint32_t>();
       r.fingerprint = in.fingerprint();
       r.response.status = in.fixed<uint16_t>();
-      const uint32_t content_type_size = in.fixed<uint32_t>();
+      const uint32_t content_type_field = in.fixed<uint32_t>();
+      const uint32_t content_type_size = content_type_field & ~kHeadersFollow;
       if (content_type_size > in.remaining()) {
         return Status::Corruption("committed record: content type length " +
                                   std::to_string(content_type_size) + " exceeds the record");
       }
       r.response.content_type = in.bytes(content_type_size);
-      r.response.body = in.rest();
+      if (content_type_field & kHeadersFollow) {
+        std::string rest = in.rest();
+        std::string_view section = rest;
+        if (!readHeaderSection(section, r.response.headers)) {
+          return Status::Corruption("committed record: bad replayed header section");
+        }
+        r.response.body = std::string(section);
+      } else {
+        r.response.body = in.rest();
+      }
       if (in.failed()) return Status::Corruption("committed record truncated");
       return StoredRecord(std::move(r));
     }

@@ -8,7 +8,9 @@
 // type byte also versions the layout, so a new layout takes a new type):
 //   LEASE      0x01 | attempt u32 | token u64 | fingerprint 32B | created_ms i64
 //   COMMITTED  0x02 | expires_at_ms i64 | attempt u32 | fingerprint 32B |
-//              status u16 | content_type_len u32 | content_type | body (rest)
+//              status u16 | content_type_len u32 | content_type |
+//              [headers: stored_headers.h section, present iff bit 31 of
+//              content_type_len is set] | body (rest)
 //   RELEASED   0x03 | expires_at_ms i64 | attempt u32
 // Times in records are wall-clock milliseconds since the Unix epoch.
 //

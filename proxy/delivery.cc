@@ -7,6 +7,7 @@
 #include "proxy/local_response.h"
 #include "proxy/profile_response.h"
 #include "proxy/signature_check.h"
+#include "proxy/stored_response.h"
 
 namespace dedup {
 namespace {
@@ -94,25 +95,36 @@ void Delivery::start() {
   }
   key_ = std::move(extracted.key);
   store_key_ = StoreKey::of(route_.scope, key_);
-  BeginRequest begin;
-  begin.key = store_key_;
+  begin_.key = store_key_;
   // Without a fingerprint every delivery of a key carries the same (zero) one.
-  if (route_.profile.fingerprint) begin.fingerprint = sha256(request_.body);
-  begin.lease = route_.lease;
+  if (route_.profile.fingerprint) begin_.fingerprint = route_.extractor->fingerprint(request_);
+  begin_.lease = route_.lease;
+  askStore();
+}
+
+void Delivery::askStore() {
+  begin_pending_ = true;
   const Clock::time_point started = Clock::now();
   // A durable commit is replayed on this thread, without a store round trip.
-  if (std::optional<BeginResult> replay = context_.store.replayNow(begin)) {
+  if (std::optional<BeginResult> replay = context_.store.replayNow(begin_)) {
     context_.store_metrics.observe(StoreOp::kBegin, secondsSince(started));
     onBegin(std::move(*replay));
     return;
   }
-  context_.store.begin(begin, [self = shared_from_this(), started](StatusOr<BeginResult> result) {
+  context_.store.begin(begin_, [self = shared_from_this(), started](StatusOr<BeginResult> result) {
     self->context_.store_metrics.observe(StoreOp::kBegin, secondsSince(started));
     self->onBegin(std::move(result));
   });
 }
 
 void Delivery::onBegin(StatusOr<BeginResult> result) {
+  begin_pending_ = false;
+  if (result.ok() && result->outcome == BeginResult::Outcome::kInFlight &&
+      route_.profile.in_flight_waits && context_.waiters != nullptr && !wait_over_) {
+    waitForInFlight(result->retry_after);
+    return;
+  }
+  stopWaiting();
   if (!result.ok()) {
     context_.store_metrics.error(StoreOp::kBegin);
     const bool fail_open = route_.store_error_forwards;
@@ -136,10 +148,8 @@ void Delivery::onBegin(StatusOr<BeginResult> result) {
       answer(DeliveryOutcome::kReplayed, duplicateResponse(route_.profile, *begun.response));
       return;
     case BeginResult::Outcome::kInFlight:
-      answer(DeliveryOutcome::kInFlight,
-             profileRetryLater(route_.profile.in_flight,
-                               "a delivery with this key is still being processed",
-                               begun.retry_after));
+      in_flight_retry_after_ = begun.retry_after;
+      answerInFlight();
       return;
     case BeginResult::Outcome::kMismatch:
       answer(DeliveryOutcome::kMismatch,
@@ -241,13 +251,13 @@ void Delivery::onUpstream(UpstreamResult result) {
 }
 
 void Delivery::commit(Response app_response) {
-  StoredResponse stored;
-  stored.status = app_response.status;
-  // A streamed body (body_) is over the limit by construction: status only.
-  if (!body_ && !cut_answer_ && app_response.body.size() <= context_.config.max_stored_body) {
-    const std::string* content_type = app_response.headers.find("Content-Type");
-    if (content_type != nullptr) stored.content_type = *content_type;
-    stored.body = app_response.body;
+  StoredResponse stored =
+      storedResponse(route_.profile.replay_headers, app_response, context_.config.max_stored_body);
+  if (body_ || cut_answer_) {
+    // A streamed body (body_) is over the limit by construction, a cut one is
+    // not whole: status and headers only.
+    stored.content_type.clear();
+    stored.body.clear();
   }
   const Clock::time_point started = Clock::now();
   context_.store.commit(
@@ -257,6 +267,7 @@ void Delivery::commit(Response app_response) {
         self->context_.store_metrics.observe(StoreOp::kCommit, secondsSince(started));
         self->holds_lease_ = false;
         self->route_.metrics->inFlight().Decrement();
+        self->wakeWaiters();
         if (!outcome.ok()) {
           // The app did acknowledge, but the key is not durably remembered:
           // the sender is not told it was done (fail-closed), so it delivers
@@ -288,7 +299,10 @@ void Delivery::commit(Response app_response) {
 
 void Delivery::releaseAndAnswer(DeliveryOutcome outcome, Response response, bool keep_lease) {
   if (!holds_lease_ || keep_lease) {
-    if (holds_lease_) route_.metrics->inFlight().Decrement();
+    if (holds_lease_) {
+      route_.metrics->inFlight().Decrement();
+      wakeWaiters();  // they wait on, up to their deadline, or take over an expired lease
+    }
     holds_lease_ = false;
     answer(outcome, std::move(response));
     return;
@@ -301,6 +315,7 @@ void Delivery::releaseAndAnswer(DeliveryOutcome outcome, Response response, bool
         self->context_.store_metrics.observe(StoreOp::kRelease, secondsSince(started));
         self->holds_lease_ = false;
         self->route_.metrics->inFlight().Decrement();
+        self->wakeWaiters();
         if (!status.ok()) {
           self->context_.store_metrics.error(StoreOp::kRelease);
           LOG_ERROR("release failed; the lease will expire instead", {"route", self->route_.name},

@@ -20,12 +20,14 @@
 #include <optional>
 #include <string>
 
+#include "common/event_loop.h"
 #include "common/http_message.h"
 #include "dedup_store/dedup_store.h"
 #include "metrics/metrics.h"
 #include "proxy/buffer_budget.h"
 #include "proxy/config/config.h"
 #include "proxy/config/route.h"
+#include "proxy/in_flight_waiters.h"
 #include "proxy/response_sink.h"
 #include "proxy/upstream/upstream.h"
 
@@ -39,6 +41,11 @@ struct DeliveryContext {
   const Config& config;
   // Deliveries alive on this worker, read by the drain at shutdown.
   std::atomic<size_t> active_deliveries{0};
+  // Wait mode (a profile's `in_flight: wait`): the worker's loop and the
+  // process's table of waiting deliveries. Null: duplicates in flight get
+  // the in-flight answer at once.
+  EventLoop* loop = nullptr;
+  InFlightWaiters* waiters = nullptr;
 };
 
 class Delivery : public std::enable_shared_from_this<Delivery> {
@@ -55,7 +62,17 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
  private:
   using Clock = std::chrono::steady_clock;
 
+  void askStore();
   void onBegin(StatusOr<BeginResult> result);
+  // Wait mode: a duplicate in flight waits for the delivery at the app.
+  void waitForInFlight(std::chrono::milliseconds retry_after);
+  void onWake(InFlightWaiters::Wake why);
+  void onWaitTimer();
+  void stopWaiting();
+  void answerInFlight();
+  // This delivery's lease is gone (committed, released, kept to expire):
+  // deliveries of the same key waiting for it ask the store again.
+  void wakeWaiters();
   void forward();
   void onUpstream(UpstreamResult result);
   void commit(Response app_response);
@@ -93,6 +110,18 @@ class Delivery : public std::enable_shared_from_this<Delivery> {
   bool cut_answer_ = false;
   Clock::time_point upstream_start_;
   BufferCharge charge_;
+  BeginRequest begin_;
+
+  // Wait mode state.
+  bool begin_pending_ = false;
+  bool woken_while_asking_ = false;  // woken while a begin was out: ask again
+  bool wait_over_ = false;           // deadline passed or draining: the in-flight answer
+  bool registered_once_ = false;     // logged as waiting
+  uint64_t waiter_id_ = 0;           // registered in context_.waiters
+  TimerPtr wait_timer_;              // polls the store, and ends the wait
+  Clock::time_point wait_deadline_{};
+  std::chrono::milliseconds poll_interval_{0};
+  std::chrono::milliseconds in_flight_retry_after_{0};
 };
 
 }  // namespace dedup

@@ -1,5 +1,6 @@
 #include "proxy/local_response.h"
 
+#include <cstdio>
 #include <string>
 
 namespace dedup {
@@ -36,9 +37,24 @@ Response replayResponse(const StoredResponse& stored) {
   Response response;
   response.status = stored.status;
   if (!stored.content_type.empty()) response.headers.add("Content-Type", stored.content_type);
+  for (const auto& [name, value] : stored.headers) response.headers.add(name, value);
   response.headers.add("Idempotent-Replayed", "true");
+  response.headers.add("Date", httpDate(std::time(nullptr)));
   response.body = stored.body;
   return response;
+}
+
+std::string httpDate(std::time_t time) {
+  std::tm tm{};
+  gmtime_r(&time, &tm);
+  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  char text[40];
+  std::snprintf(text, sizeof text, "%s, %02d %s %04d %02d:%02d:%02d GMT", kDays[tm.tm_wday],
+                tm.tm_mday, kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+                tm.tm_sec);
+  return text;
 }
 
 }  // namespace dedup

@@ -19,6 +19,7 @@
 #include "proxy/cpu_count.h"
 #include "proxy/downstream/connection_limit.h"
 #include "proxy/downstream/listen_socket.h"
+#include "proxy/in_flight_waiters.h"
 #include "proxy/worker.h"
 
 namespace dedup {
@@ -153,10 +154,14 @@ int Server::run() {
   }
 
   const int worker_count = config_.workers > 0 ? config_.workers : availableCpus();
+  // Shared by every worker (a waiter and the delivery it waits for may be on
+  // different ones); outlives them.
+  InFlightWaiters waiters(static_cast<size_t>(config_.max_waiters_per_key),
+                          static_cast<size_t>(config_.max_waiters));
   std::vector<std::unique_ptr<Worker>> workers;
   for (int i = 0; i < worker_count; ++i) {
     workers.push_back(std::make_unique<Worker>(config_, routes, store, metrics, *proxy_fd, upstream,
-                                               budget, connection_limit));
+                                               budget, connection_limit, &waiters));
   }
   for (auto& worker : workers) worker->start();
   ready = true;
@@ -192,6 +197,7 @@ int Server::run() {
            {"drain_timeout", std::to_string(config_.drain_timeout.count()) + "ms"});
   ready = false;
   for (auto& worker : workers) worker->drain();
+  waiters.drain();  // waiting duplicates get the in-flight answer now
   const auto deadline = std::chrono::steady_clock::now() + config_.drain_timeout;
   size_t busy = 0;
   do {

@@ -39,7 +39,8 @@ std::string peerAddress(const sockaddr_storage& address) {
 
 Worker::Worker(const Config& config, const RouteTable& routes, StoreBackend& backend,
                Metrics& metrics, int listen_fd, const UpstreamOptions& upstream,
-               BufferBudget& budget, ConnectionLimit& connection_limit)
+               BufferBudget& budget, ConnectionLimit& connection_limit,
+               InFlightWaiters* waiters)
     : config_(config),
       routes_(routes),
       backend_(backend),
@@ -56,6 +57,8 @@ Worker::Worker(const Config& config, const RouteTable& routes, StoreBackend& bac
       downstream_connections_(metrics.connections("downstream")) {
   context_.reset(new DeliveryContext{*store_, *upstream_,
                                      metrics_.store(std::string(backend_.name())), config_});
+  context_->loop = &loop_;
+  context_->waiters = waiters;
   accept_event_ =
       event_new(loop_.base(), listen_fd_, EV_READ | EV_PERSIST, &Worker::onAcceptable, this);
 }

@@ -32,9 +32,10 @@ class DownstreamConnection;
 
 class Worker {
  public:
+  // `waiters`: the process's table for wait mode (null: no waiting).
   Worker(const Config& config, const RouteTable& routes, StoreBackend& backend, Metrics& metrics,
          int listen_fd, const UpstreamOptions& upstream, BufferBudget& budget,
-         ConnectionLimit& connection_limit);
+         ConnectionLimit& connection_limit, InFlightWaiters* waiters = nullptr);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;

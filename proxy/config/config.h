@@ -154,6 +154,11 @@ struct Config {
   std::string signature;
   std::string signature_secret_file;
   std::chrono::milliseconds signature_tolerance{std::chrono::minutes(5)};
+  // --max-waiters-per-key (default 64), --max-waiters (default 4096): how
+  // many duplicates may wait for a delivery in flight (`in_flight: wait`),
+  // per key and in the whole process; beyond, the in-flight answer.
+  int max_waiters_per_key = 64;
+  int max_waiters = 4096;
   // --admin-token (default empty: the admin key API is off). With a token,
   // /keys/... on the admin port answers requests carrying
   // "Authorization: Bearer TOKEN".

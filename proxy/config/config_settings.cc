@@ -223,6 +223,11 @@ std::vector<Setting> makeSettings() {
                            &Config::admin_max_connections, 1, 100'000, "from 1 to 100000"));
   s.push_back(durationSetting("admin_timeout", "admin port: read and idle deadline",
                               &Config::admin_timeout, false));
+  s.push_back(countSetting("max_waiters_per_key",
+                           "duplicates waiting for one key in flight (in_flight: wait)",
+                           &Config::max_waiters_per_key, 1, 1'000'000, "from 1 to 1000000"));
+  s.push_back(countSetting("max_waiters", "duplicates waiting in all (in_flight: wait)",
+                           &Config::max_waiters, 1, 1'000'000, "from 1 to 1000000"));
   s.push_back(choiceSetting<std::string>(
       "log_level", "LEVEL", "debug, info, warn or error", &Config::log_level,
       {{"debug", "debug"}, {"info", "info"}, {"warn", "warn"}, {"error", "error"}}));

@@ -121,7 +121,7 @@ Status answer(const Place& place, const std::string& field, const YAML::Node& no
 Status profile(const Place& place, const YAML::Node& node, ProfileOverride& out) {
   if (Status s = checkFields(place, "profile", node,
                              {"fingerprint", "ack_statuses", "duplicate", "in_flight", "mismatch",
-                              "missing_key", "store_error"});
+                              "missing_key", "store_error", "replay_headers", "wait_timeout"});
       !s.ok()) {
     return s;
   }
@@ -166,11 +166,52 @@ Status profile(const Place& place, const YAML::Node& node, ProfileOverride& out)
                  {"missing_key", &out.missing_key, false}};
   for (const auto& a : answers) {
     if (!node[a.name]) continue;
+    if (a.target == &out.in_flight && node[a.name].IsScalar()) {
+      if (node[a.name].Scalar() != "wait") {
+        return place.error("profile.in_flight", node[a.name],
+                           "must be 'wait' or a map with status, body, content_type, "
+                           "retry_after" +
+                               quoted(node[a.name]));
+      }
+      out.in_flight_waits = true;
+      continue;
+    }
     if (Status s =
             answer(place, std::string("profile.") + a.name, node[a.name], *a.target, a.retry_after);
         !s.ok()) {
       return s;
     }
+  }
+  if (node["wait_timeout"]) {
+    if (Status s = duration(place, "profile.wait_timeout", node["wait_timeout"], out.wait_timeout);
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (const YAML::Node headers = node["replay_headers"]) {
+    ReplayHeaders replay;
+    if (headers.IsScalar() && (headers.Scalar() == "all" || headers.Scalar() == "none")) {
+      replay.mode =
+          headers.Scalar() == "all" ? ReplayHeaders::Mode::kAll : ReplayHeaders::Mode::kNone;
+    } else if (headers.IsSequence()) {
+      replay.mode = ReplayHeaders::Mode::kListed;
+      for (const YAML::Node& item : headers) {
+        std::string name;
+        if (Status s = scalar(place, "profile.replay_headers", item, name); !s.ok()) return s;
+        const bool token = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+          return c > 0x20 && c < 0x7f && c != ':';
+        });
+        if (!token) {
+          return place.error("profile.replay_headers", item,
+                             "must be a header name" + quoted(item));
+        }
+        replay.listed.push_back(name);
+      }
+    } else {
+      return place.error("profile.replay_headers", headers,
+                         "must be 'all', 'none' or a list of header names" + quoted(headers));
+    }
+    out.replay_headers = std::move(replay);
   }
   if (const YAML::Node store_error = node["store_error"]) {
     if (store_error.IsScalar() && store_error.Scalar() == "forward") {

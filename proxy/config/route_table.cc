@@ -286,7 +286,15 @@ std::string describeRoutes(const RouteTable& table) {
     out += "  fingerprint: " + std::string(p.fingerprint ? "on" : "off") + "\n";
     out += "  acks: " + describeAcks(p) + "\n";
     out += "  duplicate: " + (p.duplicate ? describeAnswer(*p.duplicate) : "replay") + "\n";
-    out += "  in_flight: " + describeAnswer(p.in_flight) + "\n";
+    out += "  in_flight: " +
+           (p.in_flight_waits
+                ? "wait up to " + formatDuration(std::min(p.wait_timeout, route->lease)) +
+                      ", then " + describeAnswer(p.in_flight)
+                : describeAnswer(p.in_flight)) +
+           "\n";
+    if (p.replay_headers.mode != ReplayHeaders::Mode::kDefault) {
+      out += "  replay_headers: " + describeReplayHeaders(p.replay_headers) + "\n";
+    }
     out += "  mismatch: " +
            (p.fingerprint ? describeAnswer(p.mismatch) : std::string("never (no fingerprint)")) +
            "\n";

@@ -112,3 +112,17 @@ def test_standardwebhooks_package_signs_redeliveries(make_proxy, upstream):
     with pytest.raises(AssertionError, match="verification failed"):
         node("standardwebhooks_verify.mjs", "whsec_" + base64.b64encode(b"x" * 24).decode(),
              stdin=json.dumps(received))
+
+
+def test_cloudevents_same_event_binary_then_structured_is_a_duplicate(make_proxy, upstream):
+    # One event, two content modes: the same source + id and the same
+    # attributes and data, so the second is a replay, not a 422 mismatch.
+    proxy = make_proxy("--key", "cloudevents")
+    sent = send("cloudevents_both_modes.mjs", proxy.url + "/events")
+    binary, structured = sent["replies"]
+    assert binary["status"] == 200 and "idempotent-replayed" not in binary["headers"], binary
+    assert structured["status"] == 200, structured
+    assert structured["headers"].get("idempotent-replayed") == "true", structured
+    assert structured["body"] == binary["body"]
+    assert upstream.count(sent["source"] + "%0A" + sent["id"]) == 1
+    assert upstream.stats()["received"] == 1

@@ -22,6 +22,9 @@ Behaviour is driven by request headers:
                        in 64 KiB pieces; the record keeps only its length
   X-Test-Break-After   send the head (full Content-Length) and this many body
                        bytes, then close the connection
+  X-Test-Header        "Name: value", added to the response (repeatable, in order)
+  X-Test-First-Status  the first request of its Dedup-Key gets this status
+                       instead (a delivery that fails once, then succeeds)
 
 Control endpoints (never recorded):
   GET  /__stats   the JSON record (see Recorder.snapshot)
@@ -236,6 +239,13 @@ class Handler(BaseHTTPRequestHandler):
             return
 
         status = int(self.headers.get("X-Test-Status") or 200)
+        first_status = self.headers.get("X-Test-First-Status")
+        if first_status is not None and seq == 1:
+            status = int(first_status)
+        extra_headers = [
+            tuple(part.strip() for part in line.split(":", 1))
+            for line in self.headers.get_all("X-Test-Header") or []
+        ]
         content_type = self.headers.get("X-Test-Content-Type") or "application/json"
         custom_body = self.headers.get("X-Test-Body")
         if custom_body is not None:
@@ -263,7 +273,8 @@ class Handler(BaseHTTPRequestHandler):
             if break_after is not None:
                 self._answer_broken(status, response_body, content_type, int(break_after))
             else:
-                self._answer(status, response_body, content_type, chunked=chunked)
+                self._answer(status, response_body, content_type, chunked=chunked,
+                             extra_headers=extra_headers)
         finally:
             self.recorder.completed(request_id, status, recorded_body)
 
@@ -276,10 +287,12 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
         self.close_connection = True
 
-    def _answer(self, status, body, content_type, chunked=False):
+    def _answer(self, status, body, content_type, chunked=False, extra_headers=()):
         self.send_response(status)
         if content_type is not None:
             self.send_header("Content-Type", content_type)
+        for name, value in extra_headers:
+            self.send_header(name, value)
         if chunked:
             self.send_header("Transfer-Encoding", "chunked")
         else:

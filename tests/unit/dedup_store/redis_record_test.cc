@@ -27,6 +27,31 @@ TEST(RedisRecordTest, RoundTrips) {
   }
 }
 
+TEST(RedisRecordTest, ReplayedHeadersRoundTripAndCostNothingWhenAbsent) {
+  Fingerprint fp{};
+  std::fill_n(fp.begin(), kRedisFingerprintBytes, 7);
+  RedisCommitted plain{fp, {201, "application/json", "{}"}};
+  RedisCommitted with = plain;
+  with.response.headers = {{"Location", "/orders/1842"}, {"Set-Cookie", "a=1"}, {"X-E", ""}};
+  EXPECT_EQ(encodeRedisCommitted(plain).size(), 1 + 2 + 1 + kRedisFingerprintBytes + 2 + 16 + 2);
+  EXPECT_EQ(
+      encodeRedisCommitted(with).size(),
+      encodeRedisCommitted(plain).size() + 1 + (1 + 8 + 1 + 12) + (1 + 10 + 1 + 3) + (1 + 3 + 1));
+  RedisCommitted status_only{{}, {204, "", ""}};
+  status_only.response.headers = {{"X-Id", "7"}};
+  for (const RedisCommitted& r : {plain, with, status_only}) {
+    StatusOr<RedisCommitted> back = decodeRedisCommitted(encodeRedisCommitted(r));
+    ASSERT_TRUE(back.ok()) << back.status().ToString();
+    EXPECT_EQ(*back, r);
+  }
+  // The short form is for bare statuses only.
+  EXPECT_EQ(encodeRedisCommitted(status_only)[0], 'C');
+  const std::string bytes = encodeRedisCommitted(with);
+  for (size_t size = 1 + 2 + 1 + kRedisFingerprintBytes + 2 + 16; size < bytes.size() - 2; ++size) {
+    EXPECT_FALSE(decodeRedisCommitted(bytes.substr(0, size)).ok()) << size;
+  }
+}
+
 TEST(RedisRecordTest, FingerprintIsKeptTruncated) {
   Fingerprint full{};
   for (size_t i = 0; i < full.size(); ++i) full[i] = static_cast<uint8_t>(i + 1);

@@ -50,6 +50,37 @@ TEST(RocksDbRecordTest, RecordsRoundTrip) {
   }
 }
 
+TEST(RocksDbRecordTest, ReplayedHeadersRoundTripAndCostNothingWhenAbsent) {
+  CommittedRecord plain = committed(1'700'000'000'000, "application/json", "{}", fingerprintOf(7));
+  CommittedRecord with = plain;
+  with.response.headers = {
+      {"Location", "/orders/1842"}, {"ETag", "\"v1\""},    {"X-Empty", ""},
+      {"Set-Cookie", "a=1"},        {"Set-Cookie", "b=2"}, {"X-Long", std::string(300, 'v')}};
+  const std::string plain_bytes = encodeRecord(plain);
+  // Without headers: the layout as it always was (header, content type, body).
+  EXPECT_EQ(plain_bytes.size(), 1 + 8 + 4 + 32 + 2 + 4 + 16 + 2);
+  EXPECT_EQ(static_cast<uint8_t>(plain_bytes[1 + 8 + 4 + 32 + 2 + 3]), 0);
+  const std::string with_bytes = encodeRecord(with);
+  // With: a varint-sized section, each header varint name size, name,
+  // varint value size, value; flagged by bit 31 of the content type length.
+  size_t section = 0;
+  for (const auto& [name, value] : with.response.headers) {
+    section += 1 + name.size() + (value.size() < 128 ? 1 : 2) + value.size();
+  }
+  EXPECT_EQ(with_bytes.size(), plain_bytes.size() + 2 + section);
+  EXPECT_EQ(static_cast<uint8_t>(with_bytes[1 + 8 + 4 + 32 + 2 + 3]), 0x80);
+  for (const CommittedRecord& r : {plain, with}) {
+    StatusOr<StoredRecord> decoded = decodeRecord(encodeRecord(r));
+    ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+    EXPECT_TRUE(std::get<CommittedRecord>(*decoded) == r);
+  }
+  // Every truncation inside the header section is caught.
+  const size_t section_start = plain_bytes.size() - 2;
+  for (size_t size = section_start; size < section_start + 2 + section; ++size) {
+    EXPECT_FALSE(decodeRecord(with_bytes.substr(0, size)).ok()) << size;
+  }
+}
+
 TEST(RocksDbRecordTest, LeaseLayoutIsLittleEndianFixedWidth) {
   LeaseRecord r{0x01020304, 0x1112131415161718, fingerprintOf(0xee), 0x2122232425262728};
   const std::string bytes = encodeRecord(r);

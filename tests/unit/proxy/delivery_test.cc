@@ -705,5 +705,117 @@ TEST_F(DeliverySignatureTest, RequestsWithoutAKeyOrOfOtherMethodsAreVerifiedToo)
   EXPECT_EQ(upstream_.requests.size(), 1u) << "signed, no key: forwarded untouched";
 }
 
+// --- wait mode (profile in_flight: wait) -------------------------------------
+
+class WaitModeTest : public DeliveryTest {
+ protected:
+  WaitModeTest() {
+    route_.profile.in_flight_waits = true;
+    context_.loop = &loop_;
+    context_.waiters = &waiters_;
+  }
+  // Deliveries hold timers on loop_: they must go before it does.
+  ~WaitModeTest() override {
+    waiters_.drain();
+    runPosted();
+    store_.calls.clear();
+    upstream_.pending.clear();
+  }
+
+  void runPosted() {
+    loop_.exit();
+    loop_.run();
+  }
+  // The last begin call, answered with `outcome`.
+  void beginAnswers(BeginResult result) {
+    ASSERT_EQ(store_.calls.back().op, "begin");
+    auto done = std::move(store_.calls.back().begin_done);
+    done(std::move(result));
+  }
+  BeginResult inFlight() {
+    BeginResult result = began(BeginResult::Outcome::kInFlight);
+    result.retry_after = std::chrono::milliseconds(1500);
+    return result;
+  }
+
+  EventLoop loop_;
+  InFlightWaiters waiters_{4, 100};
+};
+
+TEST_F(WaitModeTest, DuplicateWaitsThenGetsTheCommittedAnswer) {
+  deliver(post("k1"));
+  beginAnswers(inFlight());
+  // Registered, then asks again: the first may have finished just before.
+  ASSERT_EQ(store_.calls.size(), 2u);
+  EXPECT_EQ(waiters_.size(), 1u);
+  beginAnswers(inFlight());
+  EXPECT_TRUE(sink_->responses.empty()) << "a waiter answered while the first is at the app";
+
+  waiters_.finished(StoreKey::of("default", "k1"));
+  runPosted();
+  ASSERT_EQ(store_.calls.size(), 3u);
+  BeginResult committed = began(BeginResult::Outcome::kCommitted);
+  committed.response = StoredResponse{201, "text/plain", "first"};
+  beginAnswers(committed);
+  EXPECT_EQ(onlyResponse().status, 201);
+  EXPECT_EQ(onlyResponse().body, "first");
+  EXPECT_EQ(waiters_.size(), 0u);
+  EXPECT_TRUE(upstream_.requests.empty());
+}
+
+TEST_F(WaitModeTest, AfterAFailureTheWaiterIsTheNextAttempt) {
+  deliver(post("k1"));
+  beginAnswers(inFlight());
+  beginAnswers(inFlight());
+  waiters_.finished(StoreKey::of("default", "k1"));
+  runPosted();
+  beginAnswers(began(BeginResult::Outcome::kNew, 2));
+  ASSERT_EQ(upstream_.requests.size(), 1u);
+  EXPECT_EQ(*upstream_.requests[0].headers.find("Dedup-Attempt"), "2");
+  EXPECT_EQ(waiters_.size(), 0u);
+  // Its own commit wakes whoever waits for it in turn.
+  int woken = 0;
+  waiters_.add(StoreKey::of("default", "k1"), loop_, [&](InFlightWaiters::Wake) { ++woken; });
+  upstream_.answer(200, "{}");
+  store_.calls.back().commit_done(CommitOutcome::kCommitted);
+  runPosted();
+  EXPECT_EQ(woken, 1);
+  EXPECT_EQ(onlyResponse().status, 200);
+}
+
+TEST_F(WaitModeTest, WakeDuringAQuestionAsksAgain) {
+  deliver(post("k1"));
+  beginAnswers(inFlight());
+  // The recheck is out when the first finishes: its kInFlight is stale.
+  waiters_.finished(StoreKey::of("default", "k1"));
+  runPosted();
+  ASSERT_EQ(store_.calls.size(), 2u);
+  beginAnswers(inFlight());
+  ASSERT_EQ(store_.calls.size(), 3u) << "a wake-up during a question was lost";
+  BeginResult committed = began(BeginResult::Outcome::kCommitted);
+  committed.response = StoredResponse{200, "", "x"};
+  beginAnswers(committed);
+  EXPECT_EQ(onlyResponse().body, "x");
+}
+
+TEST_F(WaitModeTest, OverTheBoundOrDrainingGetsTheInFlightAnswer) {
+  for (int i = 0; i < 4; ++i) {
+    waiters_.add(StoreKey::of("default", "k1"), loop_, [](InFlightWaiters::Wake) {});
+  }
+  deliver(post("k1"));
+  beginAnswers(inFlight());
+  EXPECT_EQ(onlyResponse().status, 409);
+  EXPECT_EQ(*onlyResponse().headers.find("Retry-After"), "2");
+
+  sink_->responses.clear();
+  deliver(post("k2"));
+  beginAnswers(inFlight());
+  beginAnswers(inFlight());
+  EXPECT_TRUE(sink_->responses.empty());
+  waiters_.drain();
+  runPosted();
+  EXPECT_EQ(onlyResponse().status, 409);
+}
+
 }  // namespace
 }  // namespace dedup

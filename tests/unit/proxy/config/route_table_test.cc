@@ -185,6 +185,20 @@ TEST(RouteTable, DescriptionShowsEveryEffectiveSetting) {
   }
 }
 
+TEST(RouteTable, DescriptionShowsWaitModeAndReplayHeaders) {
+  auto table = buildRoutes(configWith(R"(
+- {name: api, lease: 2s, profile: {in_flight: wait, wait_timeout: 10s, replay_headers: [ETag]}}
+- {name: plain}
+)"));
+  ASSERT_TRUE(table.ok());
+  const std::string text = describeRoutes(**table);
+  for (const char* expected : {"route api\n", "  in_flight: wait up to 2s, then 409\n",
+                               "  replay_headers: ETag\n", "route plain\n  match"}) {
+    EXPECT_NE(text.find(expected), std::string::npos) << expected << "\nin:\n" << text;
+  }
+  EXPECT_EQ(text.find("replay_headers: all but"), std::string::npos) << "defaults stay quiet";
+}
+
 TEST(RouteConfigParse, RejectsWhatTheYamlAloneShowsIsWrong) {
   struct Case {
     const char* yaml;
@@ -211,6 +225,12 @@ TEST(RouteConfigParse, RejectsWhatTheYamlAloneShowsIsWrong) {
       {"- {name: a, profile: {store_error: retry}}", "must be 'forward' or a map"},
       {"- {name: a, profile: {ack_statuses: []}}", "profile.ack_statuses: must be a list"},
       {"- {name: a, profile: {speed: fast}}", "profile.speed: unknown field"},
+      {"- {name: a, profile: {in_flight: hold}}", "profile.in_flight: must be 'wait' or a map"},
+      {"- {name: a, profile: {wait_timeout: 0}}", "profile.wait_timeout: must be more than 0"},
+      {"- {name: a, profile: {replay_headers: some}}",
+       "profile.replay_headers: must be 'all', 'none' or a list of header names ('some')"},
+      {"- {name: a, profile: {replay_headers: ['Bad:Name']}}",
+       "profile.replay_headers: must be a header name ('Bad:Name')"},
   };
   for (const Case& c : cases) {
     const std::string error = parseError(c.yaml);
@@ -264,6 +284,41 @@ TEST(RouteConfigParse, ReadsEveryField) {
   EXPECT_EQ(profile.store_error_forwards, false);
   EXPECT_TRUE(profile.acknowledges(202));
   EXPECT_FALSE(profile.acknowledges(201));
+}
+
+TEST(RouteConfigParse, ReadsWaitModeAndReplayHeaders) {
+  std::vector<RouteConfig> routes;
+  ASSERT_TRUE(parseRoutes(YAML::Load(R"(
+- name: api
+  profile: {in_flight: wait, wait_timeout: 3s, replay_headers: [Location, etag]}
+- name: all
+  profile: {replay_headers: all, in_flight: {status: 429}}
+- name: none
+  profile: {replay_headers: none}
+)"),
+                          "test.yaml", routes)
+                  .ok());
+  ASSERT_EQ(routes.size(), 3u);
+  const Profile api = applyOverride(Profile(), routes[0].profile);
+  EXPECT_TRUE(api.in_flight_waits);
+  EXPECT_EQ(api.wait_timeout, std::chrono::seconds(3));
+  EXPECT_EQ(api.in_flight.status, 409) << "the answer after a wait is the profile's";
+  EXPECT_EQ(api.replay_headers.mode, ReplayHeaders::Mode::kListed);
+  EXPECT_TRUE(api.replay_headers.replays("ETag"));
+  EXPECT_TRUE(api.replay_headers.replays("location"));
+  EXPECT_FALSE(api.replay_headers.replays("X-Other"));
+  const Profile all = applyOverride(Profile(), routes[1].profile);
+  EXPECT_FALSE(all.in_flight_waits);
+  EXPECT_EQ(all.in_flight.status, 429);
+  EXPECT_TRUE(all.replay_headers.replays("Set-Cookie"));
+  EXPECT_FALSE(all.replay_headers.replays("Date"));
+  const Profile none = applyOverride(Profile(), routes[2].profile);
+  EXPECT_FALSE(none.replay_headers.replays("Location"));
+  const Profile defaults;
+  EXPECT_FALSE(defaults.in_flight_waits);
+  EXPECT_TRUE(defaults.replay_headers.replays("Location"));
+  EXPECT_FALSE(defaults.replay_headers.replays("set-cookie"));
+  EXPECT_FALSE(defaults.replay_headers.replays("Content-Length"));
 }
 
 }  // namespace
