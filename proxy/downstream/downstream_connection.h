@@ -15,8 +15,8 @@
 #include <string>
 
 #include "common/event_loop.h"
+#include "proxy/downstream/client_connection.h"
 #include "proxy/http1/request_decoder.h"
-#include "proxy/response_sink.h"
 
 struct bufferevent;
 
@@ -24,16 +24,16 @@ namespace dedup {
 
 class Worker;
 
-class DownstreamConnection : public ResponseSink,
+class DownstreamConnection : public ClientConnection,
                              public std::enable_shared_from_this<DownstreamConnection> {
  public:
   DownstreamConnection(Worker& worker, int fd, std::string peer_address);
   ~DownstreamConnection() override;
 
-  void start();
+  void start() override;
   void respond(uint64_t slot, Response response) override;
   // Shutdown: finish what was asked, then close (idle connections close now).
-  void drain();
+  void drain() override;
   bool closed() const { return closed_; }
 
  private:

@@ -31,6 +31,7 @@ struct UpstreamOptions {
   int max_connections = 64;
   size_t max_header_bytes = 64 * 1024;
   size_t max_body_bytes = 8 * 1024 * 1024;
+  bool h2c = false;  // HTTP/2 with prior knowledge (H2cPool) instead of HTTP/1.1
 };
 
 class UpstreamConnection;
