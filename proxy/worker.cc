@@ -104,7 +104,7 @@ void Worker::acceptConnections() {
     open_connections_.fetch_add(1, std::memory_order_relaxed);
     downstream_connections_.Increment();
     auto detector = std::make_unique<ProtocolDetector>(
-        loop_, fd, config_.header_timeout,
+        loop_, fd, config_.idle_timeout,
         [this, peer_address = peerAddress(peer)](ProtocolDetector* d, int detected_fd,
                                                  DownstreamProtocol protocol) mutable {
           onDetected(d, detected_fd, protocol, std::move(peer_address));

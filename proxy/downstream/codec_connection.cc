@@ -133,7 +133,10 @@ void CodecConnection::onEvent(bufferevent*, short events, void* self) {
       // Waiting for the app, not for the sender: keep the idle clock running.
       bufferevent_enable(connection->bev_, EV_READ);
     } else {
-      connection->codec_->drain();  // GOAWAY, then close once it is out
+      // Nothing to answer and nothing read for the idle timeout, though a
+      // stalled sender may hold streams half-sent: GOAWAY, then close.
+      connection->codec_->drain();
+      connection->failed_ = true;
       connection->flush();
     }
     return;

@@ -48,7 +48,8 @@ class DownstreamCodec {
 
   // Whether the connection should read more now (false: backpressure).
   virtual bool wantsRead() const = 0;
-  // Requests received or answers being sent: the connection is not idle.
+  // Requests handed over and not yet answered, or answers still being sent:
+  // the connection waits for the app, not for the sender.
   virtual bool busy() const = 0;
   // Nothing more to read or write: the connection may close.
   virtual bool finished() const = 0;

@@ -23,7 +23,10 @@ ProtocolDetector::ProtocolDetector(EventLoop& loop, int fd, std::chrono::millise
       event_(event_new(loop.base(), fd, EV_READ | EV_PERSIST, &ProtocolDetector::onReadable, this)),
       deadline_timer_(loop.createTimer([this] { finish(DownstreamProtocol::kClosed); })) {}
 
-ProtocolDetector::~ProtocolDetector() { event_free(event_); }
+ProtocolDetector::~ProtocolDetector() {
+  event_free(event_);
+  if (!finished_) ::close(fd_);  // the worker is going away with it undecided
+}
 
 void ProtocolDetector::start() {
   deadline_timer_->arm(deadline_);

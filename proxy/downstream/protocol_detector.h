@@ -20,7 +20,7 @@ namespace dedup {
 enum class DownstreamProtocol {
   kHttp1,
   kHttp2,
-  kClosed,  // the sender left (or stalled past the deadline) before saying; fd closed
+  kClosed,  // the sender left, or sent nothing telling within the deadline; fd closed
 };
 
 class ProtocolDetector {

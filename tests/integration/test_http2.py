@@ -240,3 +240,25 @@ def test_sigterm_sends_goaway_and_finishes_the_stream_in_flight(proxy, upstream)
     conn.close()
     assert proxy.wait_exit() == 0
     assert upstream.stats()["keys"][key]["count"] == 1
+
+
+def settings_of(frames):
+    """{identifier: value} of the server's first SETTINGS frame."""
+    for kind, flags, _, payload in frames:
+        if kind == raw_h2.SETTINGS and not flags & raw_h2.ACK:
+            return {int.from_bytes(payload[i:i + 2], "big"):
+                    int.from_bytes(payload[i + 2:i + 6], "big")
+                    for i in range(0, len(payload), 6)}
+    return {}
+
+
+def test_a_sender_stalled_mid_request_is_closed_at_the_idle_timeout(make_proxy, upstream):
+    proxy = make_proxy("--idle-timeout", "1s")
+    conn = raw_h2.RawH2Connection(proxy.port)
+    conn.send(raw_h2.headers_frame(1, raw_h2.request_fields(extra=[("idempotency-key", "stall")])))
+    frames = conn.read_frames(timeout=15)  # until the proxy closes the connection
+    conn.close()
+    assert conn.closed
+    assert settings_of(frames).get(0x3) == 100  # SETTINGS_MAX_CONCURRENT_STREAMS
+    assert raw_h2.goaway_error(frames) == raw_h2.NO_ERROR
+    assert upstream.stats()["received"] == 0

@@ -202,7 +202,9 @@ bool Http2ServerCodec::wantsRead() const {
   return unanswered_ < limits_.max_concurrent_streams && nghttp2_session_want_read(session_);
 }
 
-bool Http2ServerCodec::busy() const { return !streams_.empty() || unanswered_ > 0; }
+bool Http2ServerCodec::busy() const {
+  return unanswered_ > 0 || nghttp2_session_want_write(session_) != 0;
+}
 
 bool Http2ServerCodec::finished() const {
   return !nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_);
