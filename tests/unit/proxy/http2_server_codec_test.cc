@@ -385,6 +385,24 @@ TEST(Http2ServerCodec, RequestWithoutPathIsRejected) {
   EXPECT_EQ(client.streams[id].status, 400);
 }
 
+// As HTTP/1.1 requires Host, the app (and the routes) always get one: nghttp2
+// resets such a stream itself.
+TEST(Http2ServerCodec, RequestWithoutAuthorityOrHostIsReset) {
+  RecordingHandler handler;
+  auto server = makeServer(handler);
+  Client client;
+  nghttp2_nv nv[] = {
+      {(uint8_t*)":method", (uint8_t*)"POST", 7, 4, NGHTTP2_NV_FLAG_NONE},
+      {(uint8_t*)":scheme", (uint8_t*)"http", 7, 4, NGHTTP2_NV_FLAG_NONE},
+      {(uint8_t*)":path", (uint8_t*)"/", 5, 1, NGHTTP2_NV_FLAG_NONE},
+  };
+  const int32_t id = nghttp2_submit_request(client.session, nullptr, nv, 3, nullptr, nullptr);
+  ASSERT_TRUE(pump(client, *server).ok());
+  EXPECT_TRUE(handler.requests.empty());
+  EXPECT_TRUE(client.streams[id].closed);
+  EXPECT_EQ(client.streams[id].close_error, static_cast<uint32_t>(NGHTTP2_PROTOCOL_ERROR));
+}
+
 #ifdef DEDUP_HAVE_NGHTTP2_MAX_CONTINUATIONS
 TEST(Http2ServerCodec, ContinuationFloodEndsTheConnection) {
   RecordingHandler handler;
