@@ -10,7 +10,8 @@
 #   newkey   a fresh key per request (an h2load -i URI file)
 # Prints a markdown table of requests/s and dedup-proxy's ratio to each proxy.
 # Environment: BENCH_DURATION (s, default 6), BENCH_WORKERS (default 2),
-# BENCH_H2_CLIENTS (h2load -c, default 8), BENCH_H2_STREAMS (-m, default 16).
+# BENCH_H2_CLIENTS (h2c connections, one h2load each, default 4),
+# BENCH_H2_STREAMS (streams per connection, h2load -m, default 32).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -19,8 +20,8 @@ BUILD="${1:-$REPO/build}"
 PROXY_BIN="$BUILD/proxy/dedup-proxy"
 DUR="${BENCH_DURATION:-6}"
 WORKERS="${BENCH_WORKERS:-2}"
-CLIENTS="${BENCH_H2_CLIENTS:-8}"
-STREAMS="${BENCH_H2_STREAMS:-16}"
+CLIENTS="${BENCH_H2_CLIENTS:-4}"
+STREAMS="${BENCH_H2_STREAMS:-32}"
 # shellcheck source=tests/bench/fast_app.sh
 . "$HERE/fast_app.sh"
 
@@ -92,38 +93,54 @@ for port in "$DEDUP_PORT" "$NGHTTPX_PORT" "$NGINX_PORT"; do wait_h2 "http://127.
 
 printf '{"event":"bench","pad":"%s"}' "$(head -c 30 /dev/zero | tr '\0' p)" >"$TMP/body.json"
 
-# requests/s of one h2load run; $1 port, then h2load's URI arguments
+# requests/s summed over $CLIENTS h2load processes of one connection and
+# $STREAMS streams each, run at once (h2load's own clients would all start
+# at the top of one URI file: the "new" keys would be the same keys).
+# $1 port, $2 workload (replay: one committed key; newkey: a file per client).
 measure() {
-  local port="$1"; shift
-  h2load -D "$DUR" --warm-up-time=1 -c "$CLIENTS" -m "$STREAMS" -t 1 -d "$TMP/body.json" \
-    -H 'content-type: application/json' "$@" >"$TMP/h2load.out" 2>&1 || true
-  grep -q ' 0 errored' "$TMP/h2load.out" || { cat "$TMP/h2load.out" >&2; die "h2load errors on :$port"; }
-  awk '/^finished in/ { for (i = 1; i <= NF; i++) if ($i ~ /req\/s/) { print int($(i-1)) } }' \
-    "$TMP/h2load.out"
+  local port="$1" workload="$2" c pids=() total=0 rps
+  for c in $(seq 1 "$CLIENTS"); do
+    local target=("http://127.0.0.1:$port/hook?id=replay-1")
+    if [ "$workload" = newkey ]; then
+      sed "s/@PORT@/$port/; s/@C@/$c-$port/" "$TMP/new.uris" >"$TMP/new-$c.uris"
+      target=(-i "$TMP/new-$c.uris")
+    fi
+    h2load -D "$DUR" --warm-up-time=1 -c 1 -m "$STREAMS" -t 1 -d "$TMP/body.json" \
+      -H 'content-type: application/json' "${target[@]}" >"$TMP/h2load-$c.out" 2>&1 &
+    pids+=($!)
+  done
+  for c in "${pids[@]}"; do wait "$c" || true; done
+  for c in $(seq 1 "$CLIENTS"); do
+    grep -q ' 0 errored' "$TMP/h2load-$c.out" || { cat "$TMP/h2load-$c.out" >&2; die "h2load errors on :$port"; }
+    # Every answer a 2xx (a replay, or a new key forwarded and committed).
+    awk '/^status codes:/ { bad = $5 + $7 + $9 } END { exit bad != 0 }' \
+      "$TMP/h2load-$c.out" || { cat "$TMP/h2load-$c.out" >&2; die "non-2xx answers on :$port"; }
+    rps="$(awk '/^finished in/ { for (i = 1; i <= NF; i++) if ($i ~ /req\/s/) { print int($(i-1)) } }' \
+      "$TMP/h2load-$c.out")"
+    total=$((total + rps))
+  done
+  echo "$total"
 }
 
-python3 - "$TMP/new.uris" "$DEDUP_PORT" <<'PY'
+python3 - "$TMP/new.uris" <<'PY'
 import sys
 with open(sys.argv[1], "w") as out:
-    for i in range(2_000_000):
-        out.write("http://127.0.0.1:%s/hook?id=n%d\n" % (sys.argv[2], i))
+    for i in range(400_000):
+        out.write("http://127.0.0.1:@PORT@/hook?id=n@C@-%d\n" % i)
 PY
 curl -s -o /dev/null --http2-prior-knowledge -X POST --data-binary @"$TMP/body.json" \
   "http://127.0.0.1:$DEDUP_PORT/hook?id=replay-1"
 
 declare -A RPS
-RPS[dedup,replay]="$(measure "$DEDUP_PORT" "http://127.0.0.1:$DEDUP_PORT/hook?id=replay-1")"
-RPS[dedup,newkey]="$(measure "$DEDUP_PORT" -i "$TMP/new.uris")"
-for name in nghttpx nginx; do
-  port="$NGHTTPX_PORT"; [ "$name" = nginx ] && port="$NGINX_PORT"
-  RPS[$name,replay]="$(measure "$port" "http://127.0.0.1:$port/hook?id=replay-1")"
-  sed "s/:$DEDUP_PORT\//:$port\//" "$TMP/new.uris" | head -n 500000 >"$TMP/other.uris"
-  RPS[$name,newkey]="$(measure "$port" -i "$TMP/other.uris")"
+for w in replay newkey; do
+  RPS[dedup,$w]="$(measure "$DEDUP_PORT" "$w")"
+  RPS[nghttpx,$w]="$(measure "$NGHTTPX_PORT" "$w")"
+  RPS[nginx,$w]="$(measure "$NGINX_PORT" "$w")"
 done
 
 ratio() { python3 -c "print('%.2f' % ($1 / $2))"; }
 echo
-echo "h2load -c $CLIENTS -m $STREAMS, ${DUR}s, $WORKERS workers each, $(nproc) CPUs, $(date -u +%FT%TZ)"
+echo "$CLIENTS h2load connections x $STREAMS streams, ${DUR}s, $WORKERS workers each, $(nproc) CPUs, load $(cut -d' ' -f1 /proc/loadavg), $(date -u +%FT%TZ)"
 echo
 echo "| workload | dedup-proxy req/s | nghttpx req/s | nginx http2 req/s | dedup/nghttpx | dedup/nginx |"
 echo "|---|---|---|---|---|---|"
