@@ -133,3 +133,18 @@ def test_concurrent_senders_over_h2c_on_both_sides(h2c_proxy, upstream, tmp_path
     run_curl_senders(h2c_proxy, upstream, tmp_path,
                      lambda index: ["--http2-prior-knowledge"] if index % 2 else [])
     assert set(h2c_app.protocols()) == {"HTTP/2.0"}
+
+
+def test_upstream_protocol_from_the_environment(make_proxy, h2c_app, upstream):
+    proxy = make_proxy(upstream_url=h2c_app.url, env={"DEDUP_PROXY_UPSTREAM_PROTOCOL": "h2c"})
+    assert proxy.deliver("up-h2c-env").status == 200
+    assert h2c_app.protocols() == ["HTTP/2.0"]
+
+
+def test_a_bad_upstream_protocol_is_a_config_error(proxy_bin, tmp_path):
+    done = subprocess.run([str(proxy_bin), "--upstream", "http://127.0.0.1:9",
+                           "--upstream-protocol", "h3", "--check-config"],
+                          capture_output=True, timeout=30)
+    assert done.returncode == 2
+    message = done.stderr.decode() + done.stdout.decode()
+    assert "upstream" in message and "h3" in message, message
