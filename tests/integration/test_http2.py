@@ -262,3 +262,46 @@ def test_a_sender_stalled_mid_request_is_closed_at_the_idle_timeout(make_proxy, 
     assert settings_of(frames).get(0x3) == 100  # SETTINGS_MAX_CONCURRENT_STREAMS
     assert raw_h2.goaway_error(frames) == raw_h2.NO_ERROR
     assert upstream.stats()["received"] == 0
+
+
+def test_a_stream_reset_after_its_request_is_like_a_sender_hanging_up(proxy, upstream):
+    key = "reset-after-" + uuid.uuid4().hex
+    conn = raw_h2.RawH2Connection(proxy.port)
+    conn.send(raw_h2.headers_frame(1, raw_h2.request_fields(extra=[
+        ("idempotency-key", key), ("x-test-hold", "resetafter")]))
+        + raw_h2.frame(raw_h2.DATA, raw_h2.END_STREAM, 1, b'{"event":"test"}'))
+    wait_until(lambda: key in upstream.stats()["keys"], message="the delivery at the app")
+    conn.send(raw_h2.rst_stream(1))
+    upstream.release("resetafter")
+    # The app's answer is committed all the same: the redelivery is a replay.
+    replay = wait_until(lambda: (lambda r: r if r[0] == 200 else None)(deliver_h2(proxy, key)),
+                        timeout=15, message="the redelivery's answer")
+    assert replay[1].get("idempotent-replayed") == "true"
+    assert upstream.stats()["keys"][key]["count"] == 1
+    # The connection is still usable for other streams.
+    conn.send(raw_h2.headers_frame(3, raw_h2.request_fields(extra=[
+        ("idempotency-key", key)]), end_stream=True))
+    frames = conn.read_frames(until=lambda f: f[2] == 3 and f[1] & raw_h2.END_STREAM)
+    conn.close()
+    assert any(f[2] == 3 and f[0] == raw_h2.HEADERS for f in frames)
+
+
+def test_complete_requests_reset_at_once_are_bounded(proxy, upstream):
+    # The CVE-2023-44487 pattern: each request complete, then reset. Each is a
+    # delivery; nghttp2's reset rate limit ends the connection after its burst.
+    conn = raw_h2.RawH2Connection(proxy.port)
+    batch = b"".join(
+        raw_h2.headers_frame(stream, raw_h2.request_fields(
+            extra=[("idempotency-key", "crr-%d" % stream)]), end_stream=True)
+        + raw_h2.rst_stream(stream)
+        for stream in range(1, 2 * 3000, 2))
+    conn.try_send(batch)
+    frames = conn.read_frames(until=lambda f: f[0] == raw_h2.GOAWAY, timeout=30)
+    conn.close()
+    assert raw_h2.goaway_error(frames) not in (None, raw_h2.NO_ERROR)
+    assert proxy.running()
+    assert deliver_h2(proxy, "after-crr-" + uuid.uuid4().hex)[0] == 200
+    wait_until(lambda: (lambda s: s["completed"] == s["received"])(upstream.stats()),
+               timeout=30, message="the app to finish")
+    # 3000 sent: the burst of 1000 and what refills (33/s) while they are read.
+    assert upstream.stats()["received"] <= 1500
