@@ -10,7 +10,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       build-essential cmake ninja-build pkg-config \
       libevent-dev libhttp-parser-dev librocksdb-dev libhiredis-dev prometheus-cpp-dev \
-      libgtest-dev libgmock-dev libyaml-cpp-dev libsimdjson-dev libcli11-dev libssl-dev \
+      libgtest-dev libgmock-dev libyaml-cpp-dev libsimdjson-dev libcli11-dev libssl-dev libnghttp2-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -25,7 +25,7 @@ RUN apt-get update \
       libc6 libgcc-s1 libstdc++6 zlib1g libbz2-1.0 liblz4-1 libsnappy1v5 libzstd1 \
       libevent-core-2.1-7 libevent-extra-2.1-7 libevent-pthreads-2.1-7 \
       libhttp-parser2.9 libprometheus-cpp-core1.0 libyaml-cpp0.7 libssl3 \
-      librocksdb7.8 libhiredis0.14 libsimdjson14 \
+      librocksdb7.8 libhiredis0.14 libsimdjson14 libnghttp2-14 \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --gid 65532 nonroot \
  && useradd --uid 65532 --gid 65532 --no-create-home --home-dir /var/lib/dedup-proxy \

@@ -80,6 +80,8 @@ int Server::run() {
   upstream.max_header_bytes = config_.max_header_bytes;
   upstream.max_buffered_body = config_.max_stored_body;
   upstream.max_waiting = static_cast<size_t>(config_.upstream_max_waiting);
+  upstream.max_body_bytes = config_.max_body_bytes;
+  upstream.h2c = config_.upstream_protocol == UpstreamProtocol::kH2c;
   if (Status s = resolveUpstream(config_.upstream, &upstream); !s.ok()) {
     std::fprintf(stderr, "upstream: %s\n", s.message().c_str());
     return kExitConfigError;

@@ -12,7 +12,10 @@
 
 #include "common/log.h"
 #include "proxy/downstream/connection_limit.h"
+#include "proxy/downstream/codec_connection.h"
 #include "proxy/downstream/downstream_connection.h"
+#include "proxy/downstream/http2/http2_server_codec.h"
+#include "proxy/upstream/h2c_pool.h"
 
 namespace dedup {
 namespace {
@@ -35,6 +38,14 @@ std::string peerAddress(const sockaddr_storage& address) {
   return text;
 }
 
+http2::Http2Limits http2Limits(const Config& config) {
+  http2::Http2Limits limits;
+  limits.max_header_list_bytes = config.max_header_bytes;
+  limits.max_body_bytes = config.max_body_bytes;
+  limits.held_body_budget = config.max_body_bytes;
+  return limits;
+}
+
 }  // namespace
 
 Worker::Worker(const Config& config, const RouteTable& routes, StoreBackend& backend,
@@ -49,8 +60,12 @@ Worker::Worker(const Config& config, const RouteTable& routes, StoreBackend& bac
       connection_limit_(connection_limit),
       listen_fd_(listen_fd),
       store_(backend.attach(loop_)),
-      upstream_(std::make_unique<UpstreamPool>(loop_, upstream)),
-      collect_timer_(loop_.createTimer([this] { closed_.clear(); })),
+      upstream_(upstream.h2c ? std::unique_ptr<Upstream>(std::make_unique<H2cPool>(loop_, upstream))
+                             : std::make_unique<UpstreamPool>(loop_, upstream)),
+      collect_timer_(loop_.createTimer([this] {
+        closed_.clear();
+        finished_detectors_.clear();
+      })),
       accept_retry_timer_(loop_.createTimer([this] {
         if (!draining_) event_add(accept_event_, nullptr);
       })),
@@ -65,7 +80,10 @@ Worker::Worker(const Config& config, const RouteTable& routes, StoreBackend& bac
 
 Worker::~Worker() {
   if (thread_.joinable()) stop();
-  for (size_t i = 0; i < connections_.size(); ++i) connection_limit_.release();
+  // Every accepted socket holds a place, whether still being detected or not.
+  for (size_t i = 0; i < connections_.size() + detectors_.size(); ++i) connection_limit_.release();
+  detectors_.clear();
+  finished_detectors_.clear();
   connections_.clear();
   closed_.clear();
   event_free(accept_event_);
@@ -109,16 +127,54 @@ void Worker::acceptConnections() {
     }
     const int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    auto connection = std::make_shared<DownstreamConnection>(*this, fd, peerAddress(peer));
-    DownstreamConnection* raw = connection.get();
-    connections_.emplace(raw, std::move(connection));
     open_connections_.fetch_add(1, std::memory_order_relaxed);
     downstream_connections_.Increment();
+    auto detector = std::make_unique<ProtocolDetector>(
+        loop_, fd, config_.idle_timeout,
+        [this, peer_address = peerAddress(peer)](ProtocolDetector* d, int detected_fd,
+                                                 DownstreamProtocol protocol) mutable {
+          onDetected(d, detected_fd, protocol, std::move(peer_address));
+        });
+    ProtocolDetector* raw = detector.get();
+    detectors_.emplace(raw, std::move(detector));
     raw->start();
   }
 }
 
-void Worker::closeConnection(DownstreamConnection* connection) {
+void Worker::onDetected(ProtocolDetector* detector, int fd, DownstreamProtocol protocol,
+                        std::string peer_address) {
+  // Called from inside the detector: it is freed later.
+  auto it = detectors_.find(detector);
+  if (it != detectors_.end()) {
+    finished_detectors_.push_back(std::move(it->second));
+    detectors_.erase(it);
+    collect_timer_->arm(std::chrono::milliseconds(0));
+  }
+  std::shared_ptr<ClientConnection> connection;
+  if (protocol == DownstreamProtocol::kHttp1) {
+    connection = std::make_shared<DownstreamConnection>(*this, fd, std::move(peer_address));
+  } else if (protocol == DownstreamProtocol::kHttp2) {
+    auto http2 = std::make_shared<CodecConnection>(*this, fd, std::move(peer_address));
+    auto codec = http2::Http2ServerCodec::create(*http2, http2Limits(config_));
+    if (codec.ok()) {
+      http2->attach(std::move(codec.value()));
+      connection = std::move(http2);
+    } else {
+      LOG_ERROR("cannot start an HTTP/2 session", {"error", codec.status().message()});
+    }  // the connection's destructor closes the socket
+  }
+  if (connection == nullptr) {
+    connection_limit_.release();
+    open_connections_.fetch_sub(1, std::memory_order_relaxed);
+    downstream_connections_.Decrement();
+    return;
+  }
+  ClientConnection* raw = connection.get();
+  connections_.emplace(raw, std::move(connection));
+  raw->start();
+}
+
+void Worker::closeConnection(ClientConnection* connection) {
   auto it = connections_.find(connection);
   if (it == connections_.end()) return;
   closed_.push_back(std::move(it->second));
@@ -134,8 +190,12 @@ void Worker::drain() {
     draining_ = true;
     event_del(accept_event_);
     accept_retry_timer_->disarm();
+    // Nothing was asked on these yet. cancel() edits detectors_: iterate a copy.
+    std::vector<ProtocolDetector*> detecting;
+    for (auto& [raw, detector] : detectors_) detecting.push_back(raw);
+    for (ProtocolDetector* detector : detecting) detector->cancel();
     // drain() may close a connection, which edits connections_: iterate a copy.
-    std::vector<std::shared_ptr<DownstreamConnection>> open;
+    std::vector<std::shared_ptr<ClientConnection>> open;
     open.reserve(connections_.size());
     for (auto& [raw, connection] : connections_) open.push_back(connection);
     for (auto& connection : open) connection->drain();

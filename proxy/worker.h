@@ -21,14 +21,15 @@
 #include "proxy/config/config.h"
 #include "proxy/config/route_table.h"
 #include "proxy/delivery.h"
+#include "proxy/downstream/protocol_detector.h"
 #include "proxy/upstream/upstream_pool.h"
 
 struct event;
 
 namespace dedup {
 
+class ClientConnection;
 class ConnectionLimit;
-class DownstreamConnection;
 
 class Worker {
  public:
@@ -62,11 +63,14 @@ class Worker {
   Metrics& metrics() { return metrics_; }
   bool draining() const { return draining_; }
   // Frees the connection later, never inside its own callback.
-  void closeConnection(DownstreamConnection* connection);
+  void closeConnection(ClientConnection* connection);
 
  private:
   static void onAcceptable(int fd, short, void* self);
   void acceptConnections();
+  // The protocol of an accepted connection is known: hand the socket over.
+  void onDetected(ProtocolDetector* detector, int fd, DownstreamProtocol protocol,
+                  std::string peer_address);
 
   const Config& config_;
   const RouteTable& routes_;
@@ -79,10 +83,13 @@ class Worker {
   std::unique_ptr<DeliveryContext> context_;
   EventLoop loop_;
   std::unique_ptr<DedupStore> store_;
-  std::unique_ptr<UpstreamPool> upstream_;
+  std::unique_ptr<Upstream> upstream_;  // UpstreamPool (HTTP/1.1) or H2cPool
   event* accept_event_ = nullptr;
-  std::unordered_map<DownstreamConnection*, std::shared_ptr<DownstreamConnection>> connections_;
-  std::vector<std::shared_ptr<DownstreamConnection>> closed_;
+  // Accepted sockets whose first bytes are not in yet (HTTP/1.1 or HTTP/2?).
+  std::unordered_map<ProtocolDetector*, std::unique_ptr<ProtocolDetector>> detectors_;
+  std::vector<std::unique_ptr<ProtocolDetector>> finished_detectors_;
+  std::unordered_map<ClientConnection*, std::shared_ptr<ClientConnection>> connections_;
+  std::vector<std::shared_ptr<ClientConnection>> closed_;
   TimerPtr collect_timer_;
   TimerPtr accept_retry_timer_;  // after EMFILE: accept again a little later
   prometheus::Gauge& downstream_connections_;

@@ -10,7 +10,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libevent-dev libhttp-parser-dev librocksdb-dev libhiredis-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev libyaml-cpp-dev libsimdjson-dev libcli11-dev libssl-dev
-  redis-server redis-sentinel nginx-light wrk nghttp2-client prometheus curl
+  redis-server redis-sentinel nginx-light wrk nghttp2-client nghttp2-server nghttp2-proxy libnghttp2-dev prometheus curl
   python3 python3-pytest python3-matplotlib
   clang clang-format libclang-rt-14-dev
   iproute2 procps

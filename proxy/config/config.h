@@ -27,6 +27,10 @@ struct UpstreamUrl {
 };
 
 enum class StoreErrorPolicy { kFailClosed, kFailOpen };
+enum class UpstreamProtocol {
+  kHttp1,  // HTTP/1.1, one exchange per connection at a time
+  kH2c,    // HTTP/2 with prior knowledge, many streams per connection
+};
 enum class UpstreamTimeoutPolicy {
   kRelease,  // release the key: the redelivery is forwarded at once
   kHold,     // keep the lease until it expires: the app may still be working
@@ -93,6 +97,8 @@ struct Config {
   std::chrono::milliseconds lease{0};
   // --upstream-timeout (default 30s): the app's whole answer must arrive in it
   std::chrono::milliseconds upstream_timeout{std::chrono::seconds(30)};
+  // --upstream-protocol http1|h2c (default http1): how the proxy talks to the app
+  UpstreamProtocol upstream_protocol = UpstreamProtocol::kHttp1;
   // --upstream-timeout-policy release|hold (default release)
   UpstreamTimeoutPolicy upstream_timeout_policy = UpstreamTimeoutPolicy::kRelease;
   // --on-store-error fail-closed|fail-open (default fail-closed: 503)

@@ -184,6 +184,10 @@ std::vector<Setting> makeSettings() {
       "upstream_timeout_policy", "POLICY", "on upstream timeout: release the key, or hold it",
       &Config::upstream_timeout_policy,
       {{"release", UpstreamTimeoutPolicy::kRelease}, {"hold", UpstreamTimeoutPolicy::kHold}}));
+  s.push_back(choiceSetting<UpstreamProtocol>(
+      "upstream_protocol", "PROTOCOL", "to the app: http1, or h2c (HTTP/2, prior knowledge)",
+      &Config::upstream_protocol,
+      {{"http1", UpstreamProtocol::kHttp1}, {"h2c", UpstreamProtocol::kH2c}}));
   s.push_back(choiceSetting<StoreErrorPolicy>("on_store_error", "POLICY",
                                               "fail-closed (answer 503) or fail-open (no dedup)",
                                               &Config::on_store_error,

@@ -29,8 +29,8 @@
 #include "common/event_loop.h"
 #include "common/http_message.h"
 #include "proxy/buffer_budget.h"
+#include "proxy/downstream/client_connection.h"
 #include "proxy/http1/request_decoder.h"
-#include "proxy/response_sink.h"
 
 struct bufferevent;
 
@@ -38,13 +38,13 @@ namespace dedup {
 
 class Worker;
 
-class DownstreamConnection : public ResponseSink,
+class DownstreamConnection : public ClientConnection,
                              public std::enable_shared_from_this<DownstreamConnection> {
  public:
   DownstreamConnection(Worker& worker, int fd, std::string peer_address);
   ~DownstreamConnection() override;
 
-  void start();
+  void start() override;
   void respond(uint64_t slot, Response response) override;
   bool streamsBodies() const override { return true; }
   void respondHead(uint64_t slot, Response head, std::optional<uint64_t> body_length,
@@ -53,7 +53,7 @@ class DownstreamConnection : public ResponseSink,
   void finishBody(uint64_t slot) override;
   void abort(uint64_t slot) override;
   // Shutdown: finish what was asked, then close (idle connections close now).
-  void drain();
+  void drain() override;
   bool closed() const { return closed_; }
 
  private:

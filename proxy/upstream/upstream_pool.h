@@ -39,6 +39,10 @@ struct UpstreamOptions {
   size_t max_buffered_body = 64 * 1024;
   size_t max_waiting = 1024;
   std::function<void()> on_queue_full;  // counts a refusal for max_waiting; may be empty
+  // h2c only: the longest answer body buffered whole (h2c answers do not
+  // stream yet; a longer one is a bad response).
+  size_t max_body_bytes = 8 * 1024 * 1024;
+  bool h2c = false;  // HTTP/2 with prior knowledge (H2cPool) instead of HTTP/1.1
 };
 
 class UpstreamConnection;

@@ -9,6 +9,8 @@ import threading
 import time
 import uuid
 
+import pytest
+
 from harness import run_curl, wait_until
 
 DEADLINE_SECONDS = 180
@@ -178,22 +180,38 @@ def scrape_metrics(proxy):
     return families
 
 
-def test_concurrent_curl_senders_reach_app_once_per_key(proxy, upstream, tmp_path):
+# curl's protocol flags per sender thread: HTTP/1.1, h2c with prior knowledge,
+# or both on the same port at once (even threads HTTP/1.1, odd ones h2c).
+CURL_PROTOCOLS = {
+    "http1": lambda index: [],
+    "h2c": lambda index: ["--http2-prior-knowledge"],
+    "mixed": lambda index: ["--http2-prior-knowledge"] if index % 2 else [],
+}
+
+
+@pytest.mark.parametrize("protocol", sorted(CURL_PROTOCOLS))
+def test_concurrent_curl_senders_reach_app_once_per_key(proxy, upstream, tmp_path, protocol):
+    run_curl_senders(proxy, upstream, tmp_path, CURL_PROTOCOLS[protocol])
+
+
+def run_curl_senders(proxy, upstream, tmp_path, protocol_args, key_count=30):
+    """Eight threads of curl senders redelivering shuffled duplicates; every key
+    must reach the app exactly once."""
     rng = random.Random(7)
-    messages = build_workload(30, rng, "curl")
+    messages = build_workload(key_count, rng, "curl")
     expected = collections.Counter(messages)
     deadline = time.monotonic() + DEADLINE_SECONDS
     results = collections.defaultdict(list)
     lock = threading.Lock()
 
-    def send_all(share):
+    def send_all(share, extra_args):
         for key in share:
             payload_file = tmp_path / ("%s.json" % key)
             if not payload_file.exists():
                 payload_file.write_bytes(payload_for(key))
             outcome = ("gave-up", None, b"", 0)
             while time.monotonic() < deadline:
-                result = run_curl(proxy.url + "/hook", tmp_path, [
+                result = run_curl(proxy.url + "/hook", tmp_path, extra_args + [
                     "-X", "POST", "-H", "Idempotency-Key: " + key,
                     "-H", "Content-Type: application/json", "-H", "X-Test-Delay-Ms: 15",
                     "--data-binary", "@%s" % payload_file,
@@ -208,7 +226,8 @@ def test_concurrent_curl_senders_reach_app_once_per_key(proxy, upstream, tmp_pat
                 results[key].append(outcome)
 
     thread_count = 8
-    threads = [threading.Thread(target=send_all, args=(messages[i::thread_count],),
+    threads = [threading.Thread(target=send_all,
+                                args=(messages[i::thread_count], protocol_args(i)),
                                 daemon=True) for i in range(thread_count)]
     for thread in threads:
         thread.start()
