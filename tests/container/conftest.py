@@ -31,6 +31,7 @@ BASE_IMAGE = "docker.io/library/debian:bookworm"
 # One tag per build dir, so two checkouts on one machine never share an image.
 TAG = "ci-" + hashlib.sha1(str(CACHE.resolve()).encode()).hexdigest()[:10]
 PROXY_IMAGE = "localhost/dedup-proxy:" + TAG
+BUILD_STAGE_IMAGE = "localhost/dedup-proxy-build:" + TAG
 APP_IMAGE = "localhost/dedup-proxy-test-app:" + TAG
 ULIMITS = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096"]
 
@@ -70,9 +71,11 @@ def podman_argv(*args):
 
 
 class Timings:
-    """Wall-clock seconds of the slow steps, printed at the end of the run."""
+    """Wall-clock seconds of the slow steps (and the image's size), printed
+    at the end of the run."""
 
     steps = []
+    notes = []
 
     @classmethod
     def run(cls, name, function):
@@ -88,6 +91,8 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line(
             "container timings: " + ", ".join(f"{name} {seconds:.0f}s" for name, seconds in Timings.steps)
         )
+    for note in Timings.notes:
+        terminalreporter.write_line(note)
 
 
 @pytest.fixture(scope="session")
@@ -110,17 +115,35 @@ def base_image():
     return BASE_IMAGE
 
 
-def build(tag, context, dockerfile=None, timeout=3000):
+def image_id(tag):
+    proc = podman("image", "inspect", "--format", "{{.Id}}", tag, check=False)
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def build(tag, context, target=None, timeout=3000):
+    """podman build with layer caching; the image `tag` named before is
+    removed when the build made a new one, so runs after source changes do not
+    pile up untagged images (about 1 GB each for the build stage)."""
+    previous = image_id(tag)
     args = ["build", "--pull=never", "--network", "host", *ULIMITS, "-t", tag]
-    if dockerfile:
-        args += ["-f", str(dockerfile)]
-    return podman(*args, str(context), timeout=timeout)
+    if target:
+        args += ["--target", target]
+    podman(*args, str(context), timeout=timeout)
+    if previous and previous != image_id(tag):
+        podman("rmi", previous, check=False)
 
 
 @pytest.fixture(scope="session")
 def proxy_image(base_image):
-    """The image of the repository's own Dockerfile (the build context is the repo)."""
-    Timings.run("proxy image", lambda: build(PROXY_IMAGE, REPO))
+    """The image of the repository's own Dockerfile (the build context is the
+    repo). Its build stage is tagged too, which keeps it as the cache of the
+    next run and lets that run remove it once replaced."""
+    def build_both():
+        build(PROXY_IMAGE, REPO)
+        build(BUILD_STAGE_IMAGE, REPO, target="build")
+
+    Timings.run("proxy image", build_both)
+    Timings.notes.append(f"image {PROXY_IMAGE}: {image_size(PROXY_IMAGE) / 1e6:.1f} MB")
     return PROXY_IMAGE
 
 
