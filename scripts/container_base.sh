@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Makes the Debian 12 base image the Dockerfile starts FROM without any image
-# registry: debootstrap (minbase) from the Debian archive, packed into a
-# tarball that is kept in CACHE_DIR (a second run reuses it), then imported
-# into podman as docker.io/library/debian:bookworm unless that image exists.
+# registry, unless podman has it already: debootstrap (minbase) from the
+# Debian archive, packed into a tarball that is kept in CACHE_DIR (a second
+# run reuses it), then imported into podman as docker.io/library/debian:bookworm.
 #
 # Usage: scripts/container_base.sh [CACHE_DIR]   (default: build/container-cache)
 # Environment: DEBIAN_MIRROR (default http://deb.debian.org/debian),
@@ -18,6 +18,11 @@ security_mirror="${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security
 read -r -a podman <<<"${PODMAN:-podman --cgroup-manager=cgroupfs --runtime=runc}"
 image=docker.io/library/debian:bookworm
 tarball="$cache_dir/debian-bookworm-minbase.tar"
+
+if "${podman[@]}" image exists "$image"; then
+  echo "container_base: $image already in podman's storage"
+  exit 0
+fi
 
 if [[ ! -f "$tarball" ]]; then
   mkdir -p "$cache_dir"
@@ -42,13 +47,9 @@ EOF
   echo "container_base: cached $tarball ($(du -h "$tarball" | cut -f1))"
 fi
 
-if "${podman[@]}" image exists "$image"; then
-  echo "container_base: $image already in podman's storage"
-else
-  if ! out="$("${podman[@]}" import --change 'CMD ["/bin/bash"]' \
-    --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' "$tarball" "$image" 2>&1)"; then
-    echo "container_base: podman import failed: $out" >&2
-    exit 1
-  fi
-  echo "container_base: imported $tarball as $image"
+if ! out="$("${podman[@]}" import --change 'CMD ["/bin/bash"]' \
+  --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' "$tarball" "$image" 2>&1)"; then
+  echo "container_base: podman import failed: $out" >&2
+  exit 1
 fi
+echo "container_base: imported $tarball as $image"
