@@ -16,7 +16,7 @@ packages=(
   iproute2 procps
   # tests/container: rootful podman with runc, catatonit for a pod's infra
   # container, iptables for its bridge network, and debootstrap for the base.
-  podman runc catatonit debootstrap iptables
+  podman runc catatonit debootstrap iptables ccache
 )
 
 missing=()

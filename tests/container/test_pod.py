@@ -173,6 +173,8 @@ def wait_probes_pass(pod, deployment):
         return all(pod.get(p["port"], p["path"])[0] == 200 for p in (readiness, liveness))
 
     wait_until(passing, 60, interval=0.2, message="the chart's probes to pass")
+    # The app has no probe in this chart's values: wait until it answers too.
+    wait_until(lambda: pod.app_stats() is not None, 60, interval=0.2, message="the app to listen")
 
 
 def check_exactly_once(pod):
