@@ -14,6 +14,9 @@ packages=(
   python3 python3-pytest python3-matplotlib
   clang clang-format libclang-rt-14-dev
   iproute2 procps
+  # tests/container: rootful podman with runc, catatonit for a pod's infra
+  # container, iptables for its bridge network, and debootstrap for the base.
+  podman runc catatonit debootstrap iptables ccache
 )
 
 missing=()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test run, as CI does it: install dependencies, build the release
-# preset and run every ctest test (unit, integration, helm, fuzz-corpus), then
+# preset and run every ctest test (unit, integration, helm, fuzz-corpus, and
+# container: the image and the chart's pod under podman, release pass only), then
 # the same with ASan + UBSan, and the unit tests under TSan. Exits non-zero if
 # any step fails; the last line is a summary of all tests run.
 set -uo pipefail
