@@ -22,7 +22,7 @@ BODY = b'{"order":7}'
 WAITING = 'msg="waiting for the delivery in flight"'
 
 
-def config(tmp_path, wait_timeout="20s", lease="30s"):
+def config(tmp_path, wait_timeout="20s", lease="40s"):
     path = tmp_path / "wait.yaml"
     path.write_text("""
 routes:
@@ -88,8 +88,8 @@ def test_first_fails_then_exactly_one_waiter_is_the_next_attempt(make_proxy, ups
     record = upstream.key(key)
     assert record["count"] == 2
     assert record["attempts"][0] == "1"
-    # "2" once a release keeps the attempt count (the store's released state).
-    assert record["attempts"][1] in ("1", "2")
+    # The release kept the attempt count (the released state).
+    assert record["attempts"][1] == "2"
 
 
 def test_wait_times_out_into_the_in_flight_answer(make_proxy, upstream, tmp_path):
@@ -184,13 +184,15 @@ def test_a_waiter_on_another_proxy_learns_the_outcome_through_redis(make_proxy, 
         waiter = in_background(other.deliver, key, BODY, headers=headers, timeout=30)
         wait_until(lambda: waiting(other, key) == 1, message="a duplicate waiting")
         # The waiter polls Redis with backoff (50 ms doubling to 1 s): count
-        # the begin scripts it runs over about 3 s of waiting.
+        # the scripts run over about 3 s of waiting. The holder renews its
+        # lease once a second meanwhile (up to 4 calls in the window), so at
+        # most 8 polls + 4 renewals: no hot loop.
         before = evalsha_calls(redis)
         time.sleep(3.0)  # a measurement window, not a synchronisation
         polls = evalsha_calls(redis) - before
         assert not waiter.done()
-        assert 2 <= polls <= 8, polls
-        print("redis begin calls by one waiter over 3 s: %d" % polls)
+        assert 2 <= polls <= 12, polls
+        print("redis script calls (waiter polls + holder renewals) over 3 s: %d" % polls)
         upstream.release(key)
         assert first.result(timeout=20).status == 201
         reply = waiter.result(timeout=10)

@@ -187,12 +187,12 @@ TEST(RouteTable, DescriptionShowsEveryEffectiveSetting) {
 
 TEST(RouteTable, DescriptionShowsWaitModeAndReplayHeaders) {
   auto table = buildRoutes(configWith(R"(
-- {name: api, lease: 2s, profile: {in_flight: wait, wait_timeout: 10s, replay_headers: [ETag]}}
+- {name: api, lease: 40s, profile: {in_flight: wait, wait_timeout: 50s, replay_headers: [ETag]}}
 - {name: plain}
 )"));
   ASSERT_TRUE(table.ok());
   const std::string text = describeRoutes(**table);
-  for (const char* expected : {"route api\n", "  in_flight: wait up to 2s, then 409\n",
+  for (const char* expected : {"route api\n", "  in_flight: wait up to 40s, then 409\n",
                                "  replay_headers: ETag\n", "route plain\n  match"}) {
     EXPECT_NE(text.find(expected), std::string::npos) << expected << "\nin:\n" << text;
   }
