@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "common/mutex.h"
+
 namespace dedup {
 namespace {
 
@@ -65,7 +67,7 @@ Status SigningKeyFile::load() {
   StatusOr<SigningKeys> keys = parseSigningKeys(contents, decode_);
   if (!keys.ok()) return Status::InvalidArgument(path_ + ": " + keys.status().message());
   auto fresh = std::make_shared<const SigningKeys>(std::move(keys).value());
-  std::lock_guard<std::mutex> lock(keys_mu_);
+  MutexLock lock(keys_mu_);
   keys_.swap(fresh);  // the old set is freed after the lock, with `fresh`
   return Status::OK();
 }

@@ -18,6 +18,7 @@
 #include <string_view>
 
 #include "adapters/signature_verifier.h"
+#include "common/mutex.h"
 #include "common/status.h"
 
 namespace dedup {
@@ -37,7 +38,7 @@ class SigningKeyFile {
   Status load();
   // The keys in force; empty before the first successful load().
   std::shared_ptr<const SigningKeys> keys() const {
-    std::lock_guard<std::mutex> lock(keys_mu_);
+    MutexLock lock(keys_mu_);
     return keys_;
   }
   const std::string& path() const { return path_; }
@@ -47,9 +48,9 @@ class SigningKeyFile {
   const std::string path_;
   const std::string scheme_;
   const Decode decode_;
-  mutable std::mutex keys_mu_;
-  // guarded by keys_mu_
-  std::shared_ptr<const SigningKeys> keys_ = std::make_shared<const SigningKeys>();
+  mutable Mutex keys_mu_;
+  std::shared_ptr<const SigningKeys> keys_ GUARDED_BY(keys_mu_) =
+      std::make_shared<const SigningKeys>();
 };
 
 // The keys of a secret file's contents; InvalidArgument "line N: why".

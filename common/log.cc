@@ -12,6 +12,8 @@
 #include <string>
 #include <thread>
 
+#include "common/mutex.h"
+
 namespace dedup::log {
 namespace {
 
@@ -94,7 +96,7 @@ class Sink {
  public:
   void add(std::string&& line) {
     {
-      std::lock_guard<std::mutex> lock(mutex_);
+      MutexLock lock(mutex_);
       if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
       if (pending_.size() + line.size() > kBufferBytes) {
         dropped_.fetch_add(1, std::memory_order_relaxed);
@@ -106,9 +108,9 @@ class Sink {
   }
 
   void flush() {
-    std::unique_lock<std::mutex> lock(mutex_);
-    written_.wait_for(lock, std::chrono::seconds(2),
-                      [this] { return pending_.empty() && !writing_; });
+    MutexLock lock(mutex_);
+    written_.wait_for(lock.native(), std::chrono::seconds(2),
+                      [this]() REQUIRES(mutex_) { return pending_.empty() && !writing_; });
   }
 
   uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
@@ -116,12 +118,12 @@ class Sink {
  private:
   void run() {
     std::string batch;
-    std::unique_lock<std::mutex> lock(mutex_);
+    MutexLock lock(mutex_);
     for (;;) {
-      wake_.wait(lock, [this] { return !pending_.empty(); });
+      wake_.wait(lock.native(), [this]() REQUIRES(mutex_) { return !pending_.empty(); });
       batch.swap(pending_);
       writing_ = true;
-      lock.unlock();
+      lock.native().unlock();
       // Blocking writes, off every event loop.
       std::string_view rest = batch;
       while (!rest.empty()) {
@@ -131,18 +133,18 @@ class Sink {
         rest.remove_prefix(static_cast<size_t>(n));
       }
       batch.clear();
-      lock.lock();
+      lock.native().lock();
       writing_ = false;
       written_.notify_all();
     }
   }
 
-  std::mutex mutex_;
+  Mutex mutex_;
   std::condition_variable wake_;
   std::condition_variable written_;
-  std::string pending_;   // guarded by mutex_
-  bool writing_ = false;  // guarded by mutex_
-  std::thread thread_;    // guarded by mutex_
+  std::string pending_ GUARDED_BY(mutex_);
+  bool writing_ GUARDED_BY(mutex_) = false;
+  std::thread thread_ GUARDED_BY(mutex_);
   std::atomic<uint64_t> dropped_{0};
 };
 

@@ -5,6 +5,7 @@
 #include <mutex>
 #include <utility>
 
+#include "common/mutex.h"
 #include "dedup_store/rocksdb_record.h"
 #include "dedup_store/store_failure.h"
 
@@ -19,7 +20,7 @@ DurableView::~DurableView() { close(); }
 void DurableView::publish(const rocksdb::Snapshot* snapshot) {
   const rocksdb::Snapshot* old;
   {
-    std::unique_lock<std::shared_mutex> lock(snapshot_mutex_);
+    WriterLock lock(snapshot_mutex_);
     if (closed_) {
       old = snapshot;
     } else {
@@ -34,7 +35,7 @@ void DurableView::publish(const rocksdb::Snapshot* snapshot) {
 std::optional<BeginResult> DurableView::committed(const BeginRequest& request) const {
   rocksdb::PinnableSlice value;
   {
-    std::shared_lock<std::shared_mutex> lock(snapshot_mutex_);
+    ReaderLock lock(snapshot_mutex_);
     if (snapshot_ == nullptr || failure_.failed()) return std::nullopt;
     rocksdb::ReadOptions options;
     options.snapshot = snapshot_;
@@ -61,7 +62,7 @@ std::optional<BeginResult> DurableView::committed(const BeginRequest& request) c
 void DurableView::close() {
   const rocksdb::Snapshot* old;
   {
-    std::unique_lock<std::shared_mutex> lock(snapshot_mutex_);
+    WriterLock lock(snapshot_mutex_);
     closed_ = true;
     old = std::exchange(snapshot_, nullptr);
   }

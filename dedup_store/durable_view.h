@@ -21,6 +21,7 @@
 #include <optional>
 #include <shared_mutex>
 
+#include "common/mutex.h"
 #include "dedup_store/dedup_store.h"
 
 namespace rocksdb {
@@ -51,9 +52,9 @@ class DurableView {
   rocksdb::DB& db_;
   std::function<int64_t()> now_ms_;
   const StoreFailure& failure_;
-  mutable std::shared_mutex snapshot_mutex_;
-  const rocksdb::Snapshot* snapshot_ = nullptr;  // guarded by snapshot_mutex_
-  bool closed_ = false;                          // guarded by snapshot_mutex_
+  mutable SharedMutex snapshot_mutex_;
+  const rocksdb::Snapshot* snapshot_ GUARDED_BY(snapshot_mutex_) = nullptr;
+  bool closed_ GUARDED_BY(snapshot_mutex_) = false;
 };
 
 }  // namespace dedup

@@ -26,6 +26,7 @@
 #include <thread>
 
 #include "common/log.h"
+#include "common/mutex.h"
 #include "dedup_store/deadline_store.h"
 #include "dedup_store/durable_view.h"
 #include "dedup_store/rocksdb_record.h"
@@ -258,7 +259,7 @@ class RocksDbBackend final : public StoreBackend {
     stats.commits = counters_.commits.load();
     stats.syncs = counters_.syncs.load();
     stats.queue_full = queue_.refused();
-    std::shared_lock<std::shared_mutex> lock(db_mutex_);
+    ReaderLock lock(db_mutex_);
     uint64_t keys = 0;
     if (db_ != nullptr && db_->GetIntProperty("rocksdb.estimate-num-keys", &keys)) {
       stats.committed_keys_estimate = static_cast<int64_t>(keys);
@@ -267,7 +268,7 @@ class RocksDbBackend final : public StoreBackend {
   }
 
   Status close() override {
-    std::lock_guard<std::mutex> close_lock(close_mutex_);
+    MutexLock close_lock(close_mutex_);
     if (closed_) return close_status_;
     closed_ = true;
     open_.store(false);
@@ -276,7 +277,7 @@ class RocksDbBackend final : public StoreBackend {
     writer_.stop();         // and everything waiting for a sync
     durable_.close();
 
-    std::unique_lock<std::shared_mutex> lock(db_mutex_);
+    WriterLock lock(db_mutex_);
     if (failure_->failed()) {
       // Nothing more is written (no WAL sync; and memtables are never
       // flushed at close): RocksDB must not touch a writer that saw an
@@ -297,7 +298,7 @@ class RocksDbBackend final : public StoreBackend {
   }
 
   Status compact() {
-    std::shared_lock<std::shared_mutex> lock(db_mutex_);
+    ReaderLock lock(db_mutex_);
     if (db_ == nullptr) return Status::Unavailable("store closed");
     rocksdb::CompactRangeOptions options;
     // Rewrite even a lone bottommost file, so the filter sees every record.
@@ -321,7 +322,7 @@ class RocksDbBackend final : public StoreBackend {
   const std::shared_ptr<WalFiles> wal_files_;          // db_'s file system
   const std::unique_ptr<rocksdb::Env> env_;            // db_'s: outlives it
   // Guards db_'s lifetime: close() resets it while stats() may be reading.
-  mutable std::shared_mutex db_mutex_;
+  mutable SharedMutex db_mutex_;
   std::unique_ptr<rocksdb::DB> db_;
   const std::chrono::milliseconds op_timeout_;
   // Operations past their deadline that the store has not answered yet.
@@ -332,9 +333,9 @@ class RocksDbBackend final : public StoreBackend {
   RocksDbWriter writer_;  // used by writer_thread_ only
   std::atomic<bool> open_{true};
 
-  std::mutex close_mutex_;
-  bool closed_ = false;  // guarded by close_mutex_
-  Status close_status_;  // guarded by close_mutex_
+  Mutex close_mutex_;
+  bool closed_ GUARDED_BY(close_mutex_) = false;
+  Status close_status_ GUARDED_BY(close_mutex_);
 
   std::thread writer_thread_;  // last: starts once everything above exists
 };

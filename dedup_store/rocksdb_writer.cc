@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "common/log.h"
+#include "common/mutex.h"
 
 namespace dedup {
 namespace {
@@ -96,7 +97,6 @@ RocksDbWriter::RocksDbWriter(rocksdb::DB& db, WalFiles& wal_files, std::function
                              WriterCounters& counters, DurableView& durable, StoreFailure& failure)
     : db_(db),
       now_ms_(std::move(now_ms)),
-      counters_(counters),
       failure_(failure),
       last_sweep_(std::chrono::steady_clock::now()),
       syncer_(db, wal_files, counters, durable, failure, wal_write_mutex_) {}
@@ -298,7 +298,7 @@ void RocksDbWriter::complete(Decided& decided) {
 Status RocksDbWriter::write(Batch& batch) {
   rocksdb::WriteBatch& writes = batch.writes();
   if (writes.Count() == 0) return Status::OK();
-  std::lock_guard<std::mutex> lock(wal_write_mutex_);
+  MutexLock lock(wal_write_mutex_);
   const rocksdb::Status s = db_.Write(rocksdb::WriteOptions(), &writes);
   if (s.ok()) return Status::OK();
   LOG_ERROR("dedup store write failed: the store stops for good", {"error", s.ToString()});

@@ -30,6 +30,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/mutex.h"
 #include "dedup_store/rocksdb_record.h"
 #include "dedup_store/store_failure.h"
 #include "dedup_store/store_ops.h"
@@ -86,11 +87,10 @@ class RocksDbWriter {
 
   rocksdb::DB& db_;
   std::function<int64_t()> now_ms_;
-  WriterCounters& counters_;
   StoreFailure& failure_;
   // Held across each database write; a failed write records the failure
   // before letting go, so the syncer never starts a sync after it (wal_syncer.h).
-  std::mutex wal_write_mutex_;
+  Mutex wal_write_mutex_;
   TokenSource tokens_;
   std::unordered_map<StoreKey, LeaseEntry, StoreKeyHash> leases_;
   std::chrono::steady_clock::time_point last_sweep_;

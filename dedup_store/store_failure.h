@@ -16,6 +16,7 @@
 #include <mutex>
 #include <string>
 
+#include "common/mutex.h"
 #include "common/status.h"
 
 namespace dedup {
@@ -24,7 +25,7 @@ class StoreFailure {
  public:
   // Records `reason` unless a failure was recorded already (the first wins).
   void fail(const Status& reason) {
-    std::lock_guard<std::mutex> lock(reason_mutex_);
+    MutexLock lock(reason_mutex_);
     if (failed_.load(std::memory_order_relaxed)) return;
     reason_ = Status::Unavailable("dedup store failed for good: " + reason.ToString());
     failed_.store(true, std::memory_order_release);
@@ -33,14 +34,14 @@ class StoreFailure {
   // OK until fail(); then Unavailable naming the first failure.
   Status status() const {
     if (!failed()) return Status::OK();
-    std::lock_guard<std::mutex> lock(reason_mutex_);
+    MutexLock lock(reason_mutex_);
     return reason_;
   }
 
  private:
   std::atomic<bool> failed_{false};
-  mutable std::mutex reason_mutex_;
-  Status reason_;  // guarded by reason_mutex_
+  mutable Mutex reason_mutex_;
+  Status reason_ GUARDED_BY(reason_mutex_);
 };
 
 }  // namespace dedup

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "common/event_loop.h"
+#include "common/mutex.h"
 
 namespace dedup {
 namespace {
@@ -29,12 +30,12 @@ T take(OpResult& result) {
 }  // namespace
 
 void LoopChannel::post(std::function<void()> fn) {
-  std::lock_guard<std::mutex> lock(loop_mutex_);
+  MutexLock lock(loop_mutex_);
   if (loop_ != nullptr) loop_->post(std::move(fn));
 }
 
 void LoopChannel::detach() {
-  std::lock_guard<std::mutex> lock(loop_mutex_);
+  MutexLock lock(loop_mutex_);
   loop_ = nullptr;
 }
 
@@ -93,7 +94,7 @@ void OpQueue::push(StoreOp op) {
   bool full = false;
   bool was_empty = false;
   {
-    std::lock_guard<std::mutex> lock(ops_mutex_);
+    MutexLock lock(ops_mutex_);
     closed = closed_;
     full = !closed && ops_.size() >= capacity_;
     if (!closed && !full) {
@@ -115,8 +116,9 @@ void OpQueue::push(StoreOp op) {
 }
 
 std::vector<StoreOp> OpQueue::takeBatch(size_t max_ops) {
-  std::unique_lock<std::mutex> lock(ops_mutex_);
-  ops_ready_.wait(lock, [this] { return !ops_.empty() || closed_; });
+  MutexLock lock(ops_mutex_);
+  ops_ready_.wait(lock.native(),
+                  [this]() REQUIRES(ops_mutex_) { return !ops_.empty() || closed_; });
   std::vector<StoreOp> batch;
   const size_t count = std::min(max_ops, ops_.size());
   batch.reserve(count);
@@ -128,7 +130,7 @@ std::vector<StoreOp> OpQueue::takeBatch(size_t max_ops) {
 }
 
 void OpQueue::close() {
-  std::lock_guard<std::mutex> lock(ops_mutex_);
+  MutexLock lock(ops_mutex_);
   closed_ = true;
   ops_ready_.notify_all();
 }

@@ -17,6 +17,7 @@
 #include <variant>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/status.h"
 #include "dedup_store/dedup_store.h"
 
@@ -33,8 +34,8 @@ class LoopChannel {
   void detach();
 
  private:
-  std::mutex loop_mutex_;
-  EventLoop* loop_;  // guarded by loop_mutex_; null once detached
+  Mutex loop_mutex_;
+  EventLoop* loop_ GUARDED_BY(loop_mutex_);  // null once detached
 };
 using LoopChannelPtr = std::shared_ptr<LoopChannel>;
 
@@ -99,10 +100,10 @@ class OpQueue {
  private:
   const size_t capacity_;
   std::atomic<uint64_t> refused_{0};
-  std::mutex ops_mutex_;
+  Mutex ops_mutex_;
   std::condition_variable ops_ready_;
-  std::deque<StoreOp> ops_;  // guarded by ops_mutex_
-  bool closed_ = false;      // guarded by ops_mutex_
+  std::deque<StoreOp> ops_ GUARDED_BY(ops_mutex_);
+  bool closed_ GUARDED_BY(ops_mutex_) = false;
 };
 
 }  // namespace dedup

@@ -1,5 +1,6 @@
 #include "dedup_store/wal_files.h"
 
+#include "common/mutex.h"
 #include "dedup_store/store_failure.h"
 
 namespace dedup {
@@ -38,7 +39,7 @@ WalFiles::WalFiles(const std::shared_ptr<rocksdb::FileSystem>& base, std::string
     : FileSystemWrapper(base), db_path_(std::move(db_path)), failure_(std::move(failure)) {}
 
 Status WalFiles::sync() {
-  std::lock_guard<std::mutex> lock(files_mutex_);
+  MutexLock lock(files_mutex_);
   for (WalFile* file : open_) {
     const rocksdb::IOStatus s = file->target()->Sync(rocksdb::IOOptions(), nullptr);
     if (!s.ok()) return Status::IOError("wal sync: " + s.ToString());
@@ -60,7 +61,7 @@ rocksdb::IOStatus WalFiles::track(const std::string& name, rocksdb::IOStatus ope
   if (!opened.ok() || !isWal(name)) return opened;
   auto file = std::make_unique<WalFile>(*this, std::move(*result));
   {
-    std::lock_guard<std::mutex> lock(files_mutex_);
+    MutexLock lock(files_mutex_);
     open_.insert(file.get());
     directory_synced_ = false;
   }
@@ -69,7 +70,7 @@ rocksdb::IOStatus WalFiles::track(const std::string& name, rocksdb::IOStatus ope
 }
 
 void WalFiles::forget(WalFile* file) {
-  std::lock_guard<std::mutex> lock(files_mutex_);
+  MutexLock lock(files_mutex_);
   open_.erase(file);
 }
 

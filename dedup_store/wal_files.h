@@ -22,6 +22,7 @@
 #include <set>
 #include <string>
 
+#include "common/mutex.h"
 #include "common/status.h"
 
 namespace dedup {
@@ -59,9 +60,9 @@ class WalFiles : public rocksdb::FileSystemWrapper {
 
   const std::string db_path_;
   const std::shared_ptr<const StoreFailure> failure_;
-  std::mutex files_mutex_;
-  std::set<WalFile*> open_;        // guarded by files_mutex_
-  bool directory_synced_ = false;  // guarded by files_mutex_
+  Mutex files_mutex_;
+  std::set<WalFile*> open_ GUARDED_BY(files_mutex_);
+  bool directory_synced_ GUARDED_BY(files_mutex_) = false;
 };
 
 }  // namespace dedup

@@ -3,6 +3,7 @@
 #include <rocksdb/db.h>
 
 #include "common/log.h"
+#include "common/mutex.h"
 #include "dedup_store/durable_view.h"
 #include "dedup_store/rocksdb_writer.h"
 #include "dedup_store/store_failure.h"
@@ -11,7 +12,7 @@
 namespace dedup {
 
 WalSyncer::WalSyncer(rocksdb::DB& db, WalFiles& wal_files, WriterCounters& counters,
-                     DurableView& durable, StoreFailure& failure, std::mutex& wal_write_mutex)
+                     DurableView& durable, StoreFailure& failure, Mutex& wal_write_mutex)
     : db_(db),
       wal_files_(wal_files),
       counters_(counters),
@@ -23,7 +24,7 @@ WalSyncer::WalSyncer(rocksdb::DB& db, WalFiles& wal_files, WriterCounters& count
 Status WalSyncer::sync() {
   {
     // A write that failed recorded it before letting go of the mutex.
-    std::lock_guard<std::mutex> lock(wal_write_mutex_);
+    MutexLock lock(wal_write_mutex_);
     if (failure_.failed()) return failure_.status();
   }
   // Taken before the sync, the snapshot shows only what the sync covers.
@@ -44,7 +45,7 @@ WalSyncer::~WalSyncer() { stop(); }
 void WalSyncer::submit(SyncTicket ticket) {
   bool was_empty;
   {
-    std::lock_guard<std::mutex> lock(tickets_mutex_);
+    MutexLock lock(tickets_mutex_);
     was_empty = tickets_.empty();
     tickets_.push_back(std::move(ticket));
   }
@@ -53,7 +54,7 @@ void WalSyncer::submit(SyncTicket ticket) {
 
 void WalSyncer::stop() {
   {
-    std::lock_guard<std::mutex> lock(tickets_mutex_);
+    MutexLock lock(tickets_mutex_);
     if (stopping_) return;
     stopping_ = true;
     tickets_ready_.notify_one();
@@ -65,8 +66,10 @@ void WalSyncer::run() {
   for (;;) {
     std::deque<SyncTicket> tickets;
     {
-      std::unique_lock<std::mutex> lock(tickets_mutex_);
-      tickets_ready_.wait(lock, [this] { return !tickets_.empty() || stopping_; });
+      MutexLock lock(tickets_mutex_);
+      tickets_ready_.wait(lock.native(), [this]() REQUIRES(tickets_mutex_) {
+        return !tickets_.empty() || stopping_;
+      });
       if (tickets_.empty()) return;  // stopping, and nothing left
       tickets.swap(tickets_);
     }

@@ -31,6 +31,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/mutex.h"
 #include "dedup_store/store_ops.h"
 
 namespace rocksdb {
@@ -57,7 +58,7 @@ class WalSyncer {
   // Each successful sync publishes to `durable` what it made durable.
   // `wal_write_mutex` is held by the store thread across each write.
   WalSyncer(rocksdb::DB& db, WalFiles& wal_files, WriterCounters& counters, DurableView& durable,
-            StoreFailure& failure, std::mutex& wal_write_mutex);
+            StoreFailure& failure, Mutex& wal_write_mutex);
   ~WalSyncer();  // stop()
   WalSyncer(const WalSyncer&) = delete;
   WalSyncer& operator=(const WalSyncer&) = delete;
@@ -79,13 +80,13 @@ class WalSyncer {
   WriterCounters& counters_;
   DurableView& durable_;
   StoreFailure& failure_;
-  std::mutex& wal_write_mutex_;
+  Mutex& wal_write_mutex_;
   std::atomic<uint64_t> synced_epoch_{0};
-  std::mutex tickets_mutex_;
+  Mutex tickets_mutex_;
   std::condition_variable tickets_ready_;
-  std::deque<SyncTicket> tickets_;  // guarded by tickets_mutex_
-  bool stopping_ = false;           // guarded by tickets_mutex_
-  std::thread thread_;              // last: starts once everything above exists
+  std::deque<SyncTicket> tickets_ GUARDED_BY(tickets_mutex_);
+  bool stopping_ GUARDED_BY(tickets_mutex_) = false;
+  std::thread thread_;  // last: starts once everything above exists
 };
 
 }  // namespace dedup

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/event_loop.h"
+#include "common/mutex.h"
 
 namespace dedup {
 
@@ -11,7 +12,7 @@ void InFlightWaiters::post(Waiter& waiter, Wake why) {
 }
 
 uint64_t InFlightWaiters::add(const StoreKey& key, EventLoop& loop, WakeFn wake) {
-  std::lock_guard<std::mutex> lock(waiters_mutex_);
+  MutexLock lock(waiters_mutex_);
   if (draining_ || total_ >= max_total_) return 0;
   std::vector<Waiter>& list = waiters_[std::string(key.bytes())];
   if (list.size() >= max_per_key_) return 0;
@@ -22,7 +23,7 @@ uint64_t InFlightWaiters::add(const StoreKey& key, EventLoop& loop, WakeFn wake)
 }
 
 bool InFlightWaiters::remove(const StoreKey& key, uint64_t id) {
-  std::lock_guard<std::mutex> lock(waiters_mutex_);
+  MutexLock lock(waiters_mutex_);
   auto it = waiters_.find(std::string(key.bytes()));
   if (it == waiters_.end()) return false;
   std::vector<Waiter>& list = it->second;
@@ -42,7 +43,7 @@ void InFlightWaiters::finished(const StoreKey& key) {
   if (total_.load() == 0) return;
   std::vector<Waiter> woken;
   {
-    std::lock_guard<std::mutex> lock(waiters_mutex_);
+    MutexLock lock(waiters_mutex_);
     auto it = waiters_.find(std::string(key.bytes()));
     if (it == waiters_.end()) return;
     woken = std::move(it->second);
@@ -56,7 +57,7 @@ void InFlightWaiters::finished(const StoreKey& key) {
 void InFlightWaiters::drain() {
   std::unordered_map<std::string, std::vector<Waiter>> woken;
   {
-    std::lock_guard<std::mutex> lock(waiters_mutex_);
+    MutexLock lock(waiters_mutex_);
     draining_ = true;
     woken.swap(waiters_);
     total_ = 0;

@@ -22,6 +22,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/mutex.h"
 #include "dedup_store/dedup_store.h"
 
 namespace dedup {
@@ -63,13 +64,13 @@ class InFlightWaiters {
 
   const size_t max_per_key_;
   const size_t max_total_;
-  mutable std::mutex waiters_mutex_;
-  std::unordered_map<std::string, std::vector<Waiter>> waiters_;  // guarded by waiters_mutex_
+  mutable Mutex waiters_mutex_;
+  std::unordered_map<std::string, std::vector<Waiter>> waiters_ GUARDED_BY(waiters_mutex_);
   // Written under waiters_mutex_; read without it by finished(), whose
   // common case (nobody waits anywhere) must not take a process-wide lock.
   std::atomic<size_t> total_{0};
-  uint64_t next_id_ = 1;   // guarded by waiters_mutex_
-  bool draining_ = false;  // guarded by waiters_mutex_
+  uint64_t next_id_ GUARDED_BY(waiters_mutex_) = 1;
+  bool draining_ GUARDED_BY(waiters_mutex_) = false;
 };
 
 }  // namespace dedup
