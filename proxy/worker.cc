@@ -11,8 +11,8 @@
 #include <cstring>
 
 #include "common/log.h"
-#include "proxy/downstream/connection_limit.h"
 #include "proxy/downstream/codec_connection.h"
+#include "proxy/downstream/connection_limit.h"
 #include "proxy/downstream/downstream_connection.h"
 #include "proxy/downstream/http2/http2_server_codec.h"
 #include "proxy/upstream/h2c_pool.h"
@@ -50,8 +50,7 @@ http2::Http2Limits http2Limits(const Config& config) {
 
 Worker::Worker(const Config& config, const RouteTable& routes, StoreBackend& backend,
                Metrics& metrics, int listen_fd, const UpstreamOptions& upstream,
-               BufferBudget& budget, ConnectionLimit& connection_limit,
-               InFlightWaiters* waiters)
+               BufferBudget& budget, ConnectionLimit& connection_limit, InFlightWaiters* waiters)
     : config_(config),
       routes_(routes),
       backend_(backend),

@@ -436,7 +436,7 @@ void DownstreamConnection::close() {
   header_timer_->disarm();
   body_timer_->disarm();
   resume_timer_->disarm();
-  dropSlots();             // wakes paused bodies: their deliveries find the sender gone
+  dropSlots();  // wakes paused bodies: their deliveries find the sender gone
   request_charge_.reset();
   answer_charge_.reset();
   bufferevent_free(bev_);  // safe inside its own callbacks: libevent defers the free
