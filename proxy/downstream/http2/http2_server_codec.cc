@@ -6,6 +6,8 @@
 #include <cstring>
 #include <vector>
 
+#include "proxy/http2/fields.h"
+
 namespace dedup::http2 {
 
 struct Http2ServerCodec::Stream {
@@ -77,28 +79,6 @@ int onFrameSendCallback(nghttp2_session*, const nghttp2_frame* frame, void* user
 ssize_t readBodyCallback(nghttp2_session*, int32_t stream_id, uint8_t* buffer, size_t length,
                          uint32_t* flags, nghttp2_data_source*, void* user_data) {
   return codecOf(user_data).readBody(stream_id, buffer, length, flags);
-}
-
-// Fields that describe one HTTP/1.1 connection and are forbidden in HTTP/2
-// (RFC 9113 §8.2.2), plus Content-Length, which the codec writes itself.
-bool isConnectionSpecific(std::string_view lower_name) {
-  return lower_name == "connection" || lower_name == "keep-alive" ||
-         lower_name == "proxy-connection" || lower_name == "transfer-encoding" ||
-         lower_name == "upgrade" || lower_name == "te" || lower_name == "content-length";
-}
-
-std::string toLower(std::string_view text) {
-  std::string lower(text);
-  for (char& c : lower) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return lower;
-}
-
-nghttp2_nv field(std::string_view name, std::string_view value) {
-  return {reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
-          reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
-          NGHTTP2_NV_FLAG_NONE};
 }
 
 }  // namespace
@@ -407,15 +387,15 @@ void Http2ServerCodec::submit(Stream& stream, Response response) {
   const std::string length = std::to_string(response.body.size());
   std::vector<std::string> names;
   names.reserve(response.headers.entries().size());
-  for (const Header& h : response.headers.entries()) names.push_back(toLower(h.name));
+  for (const Header& h : response.headers.entries()) names.push_back(http2::lowerCaseName(h.name));
   std::vector<nghttp2_nv> fields;
   fields.reserve(names.size() + 2);
-  fields.push_back(field(":status", status));
+  fields.push_back(http2::field(":status", status));
   for (size_t i = 0; i < names.size(); ++i) {
-    if (names[i].empty() || isConnectionSpecific(names[i])) continue;
-    fields.push_back(field(names[i], response.headers.entries()[i].value));
+    if (names[i].empty() || http2::isConnectionSpecific(names[i])) continue;
+    fields.push_back(http2::field(names[i], response.headers.entries()[i].value));
   }
-  if (!bodiless) fields.push_back(field("content-length", length));
+  if (!bodiless) fields.push_back(http2::field("content-length", length));
 
   nghttp2_data_provider provider{};
   provider.read_callback = readBodyCallback;

@@ -6,6 +6,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "proxy/http2/fields.h"
+
 namespace dedup::http2 {
 
 struct Http2ClientCodec::Exchange {
@@ -55,27 +57,6 @@ int onStreamCloseCallback(nghttp2_session*, int32_t stream_id, uint32_t error_co
 ssize_t readBodyCallback(nghttp2_session*, int32_t stream_id, uint8_t* buffer, size_t length,
                          uint32_t* flags, nghttp2_data_source*, void* user_data) {
   return codecOf(user_data).readBody(stream_id, buffer, length, flags);
-}
-
-bool isConnectionSpecific(std::string_view lower_name) {
-  return lower_name == "connection" || lower_name == "keep-alive" ||
-         lower_name == "proxy-connection" || lower_name == "transfer-encoding" ||
-         lower_name == "upgrade" || lower_name == "te" || lower_name == "host" ||
-         lower_name == "content-length";
-}
-
-std::string toLower(std::string_view text) {
-  std::string lower(text);
-  for (char& c : lower) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return lower;
-}
-
-nghttp2_nv field(std::string_view name, std::string_view value) {
-  return {reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
-          reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
-          NGHTTP2_NV_FLAG_NONE};
 }
 
 UpstreamResult failure(UpstreamResult::Kind kind, std::string error) {
@@ -131,18 +112,18 @@ StatusOr<int32_t> Http2ClientCodec::submit(Request request, UpstreamCallback don
   const std::string length = std::to_string(request.body.size());
   std::vector<std::string> names;
   names.reserve(request.headers.entries().size());
-  for (const Header& h : request.headers.entries()) names.push_back(toLower(h.name));
+  for (const Header& h : request.headers.entries()) names.push_back(http2::lowerCaseName(h.name));
   std::vector<nghttp2_nv> fields;
   fields.reserve(names.size() + 5);
-  fields.push_back(field(":method", request.method));
-  fields.push_back(field(":scheme", "http"));
-  if (!authority.empty()) fields.push_back(field(":authority", authority));
-  fields.push_back(field(":path", target));
+  fields.push_back(http2::field(":method", request.method));
+  fields.push_back(http2::field(":scheme", "http"));
+  if (!authority.empty()) fields.push_back(http2::field(":authority", authority));
+  fields.push_back(http2::field(":path", target));
   for (size_t i = 0; i < names.size(); ++i) {
-    if (names[i].empty() || isConnectionSpecific(names[i])) continue;
-    fields.push_back(field(names[i], request.headers.entries()[i].value));
+    if (names[i].empty() || http2::isConnectionSpecific(names[i]) || names[i] == "host") continue;
+    fields.push_back(http2::field(names[i], request.headers.entries()[i].value));
   }
-  if (carries_body) fields.push_back(field("content-length", length));
+  if (carries_body) fields.push_back(http2::field("content-length", length));
 
   auto exchange = std::make_unique<Exchange>();
   exchange->done = std::move(done);
