@@ -1,6 +1,5 @@
 #include "proxy/signature_check.h"
 
-#include <atomic>
 #include <chrono>
 #include <string>
 
@@ -8,21 +7,6 @@
 #include "proxy/local_response.h"
 
 namespace dedup {
-namespace {
-
-// At most one line per second for the whole process: a flood of forgeries
-// must not become a flood of log lines. The next line says how many were
-// left out.
-std::atomic<int64_t> last_logged_second{0};
-std::atomic<uint64_t> unlogged_failures{0};
-
-bool claimLogLine(int64_t now) {
-  int64_t last = last_logged_second.load(std::memory_order_relaxed);
-  return last != now &&
-         last_logged_second.compare_exchange_strong(last, now, std::memory_order_relaxed);
-}
-
-}  // namespace
 
 std::optional<Response> refuseBadSignature(const Route& route, const Request& request,
                                            std::string_view peer_address) {
@@ -35,15 +19,13 @@ std::optional<Response> refuseBadSignature(const Route& route, const Request& re
   const SignatureCheck check = route.signature->verify(request, *keys, now);
   if (check.ok()) return std::nullopt;
   const std::string_view result = signatureResultName(check.result);
-  if (claimLogLine(now)) {
-    const std::string unlogged =
-        std::to_string(unlogged_failures.exchange(0, std::memory_order_relaxed));
-    LOG_WARN("signature check failed: answered 401, the key was not looked at",
-             {"route", route.name}, {"scheme", route.signature->scheme()}, {"check", result},
-             {"detail", check.detail}, {"peer", peer_address}, {"unlogged_before", unlogged});
-  } else {
-    unlogged_failures.fetch_add(1, std::memory_order_relaxed);
-  }
+  // A flood of forgeries must not become a flood of log lines: one a second
+  // (the bad_signature outcome counts them all).
+  static log::RateLimit failure_lines(1);
+  LOG_LIMITED(failure_lines, log::Level::kWarn,
+              "signature check failed: answered 401, the key was not looked at",
+              {"route", route.name}, {"scheme", route.signature->scheme()}, {"check", result},
+              {"detail", check.detail}, {"peer", peer_address});
   Response response =
       problemResponse(401, "signature " + std::string(result) + " (" +
                                std::string(route.signature->scheme()) + "): " + check.detail);

@@ -15,8 +15,9 @@ namespace dedup {
 // Unset when the route verifies nothing or the signature is valid; otherwise
 // the 401 to answer (problem+json saying which check failed). The failure is
 // logged with the route, the check and the peer, never the body or a secret
-// (at most one line a second; the next line counts those left out; every
-// failure is counted in the metrics).
+// (at most one line a second, through log::RateLimit: lines left out are
+// counted as suppressed log lines, and every failure as a bad_signature
+// outcome).
 std::optional<Response> refuseBadSignature(const Route& route, const Request& request,
                                            std::string_view peer_address);
 
