@@ -7,22 +7,13 @@
 #include <utility>
 #include <vector>
 
+#include "common/encoding.h"
+#include "common/http_message.h"
+
 namespace dedup {
 namespace {
 
 using Attributes = std::vector<std::pair<std::string, std::string>>;
-
-char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-std::string toLower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(), lower);
-  return out;
-}
-
-bool startsWithIgnoreCase(std::string_view text, std::string_view prefix) {
-  return text.size() >= prefix.size() && equalsIgnoreCase(text.substr(0, prefix.size()), prefix);
-}
 
 // The media type without parameters, lower case: "application/json".
 std::string mediaType(std::string_view content_type) {
@@ -30,7 +21,7 @@ std::string mediaType(std::string_view content_type) {
   std::string_view type = content_type.substr(0, end);
   while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) type.remove_suffix(1);
   while (!type.empty() && (type.front() == ' ' || type.front() == '\t')) type.remove_prefix(1);
-  return toLower(type);
+  return toLowerAscii(type);
 }
 
 bool isJsonMediaType(std::string_view content_type) {
@@ -39,21 +30,14 @@ bool isJsonMediaType(std::string_view content_type) {
          (type.size() > 5 && type.compare(type.size() - 5, 5, "+json") == 0);
 }
 
-int hexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // Binary-mode header values are percent-encoded (HTTP binding 3.1.3.2).
 std::string percentDecode(std::string_view text) {
   std::string out;
   out.reserve(text.size());
   for (size_t i = 0; i < text.size(); ++i) {
     if (text[i] == '%' && i + 2 < text.size()) {
-      const int high = hexValue(text[i + 1]);
-      const int low = hexValue(text[i + 2]);
+      const int high = hexDigitValue(text[i + 1]);
+      const int low = hexDigitValue(text[i + 2]);
       if (high >= 0 && low >= 0) {
         out.push_back(static_cast<char>(high * 16 + low));
         i += 2;
@@ -138,7 +122,7 @@ Sha256Digest binaryFingerprint(const Request& request) {
   Attributes attributes;
   for (const Header& header : request.headers.entries()) {
     if (header.name.size() > 3 && startsWithIgnoreCase(header.name, "ce-")) {
-      attributes.emplace_back(toLower(std::string_view(header.name).substr(3)),
+      attributes.emplace_back(toLowerAscii(std::string_view(header.name).substr(3)),
                               percentDecode(header.value));
     }
   }

@@ -7,10 +7,6 @@
 namespace dedup {
 namespace {
 
-bool startsWithIgnoreCase(std::string_view text, std::string_view prefix) {
-  return text.size() >= prefix.size() && equalsIgnoreCase(text.substr(0, prefix.size()), prefix);
-}
-
 ExtractedKey header(const Request& request, std::string_view name) {
   if (request.headers.count(name) > 1) {
     return ExtractedKey::invalid("more than one " + std::string(name) + " header");

@@ -3,16 +3,10 @@
 #include <optional>
 
 #include "adapters/derived_key.h"
+#include "common/encoding.h"
 
 namespace dedup {
 namespace {
-
-int hexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 // application/x-www-form-urlencoded decoding; nullopt on a bad %-escape.
 std::optional<std::string> formDecode(std::string_view text) {
@@ -26,8 +20,8 @@ std::optional<std::string> formDecode(std::string_view text) {
       out.push_back(c);
     } else {
       if (i + 2 >= text.size()) return std::nullopt;
-      const int hi = hexValue(text[i + 1]);
-      const int lo = hexValue(text[i + 2]);
+      const int hi = hexDigitValue(text[i + 1]);
+      const int lo = hexDigitValue(text[i + 2]);
       if (hi < 0 || lo < 0) return std::nullopt;
       out.push_back(static_cast<char>(hi * 16 + lo));
       i += 2;

@@ -9,6 +9,9 @@
 
 namespace dedup {
 
+// 0-15 for a hex digit (either case); -1 for any other character.
+int hexDigitValue(char c);
+
 // The bytes of hex digits (upper or lower case); nullopt for an odd length or
 // a character that is not a hex digit.
 std::optional<std::string> decodeHex(std::string_view text);

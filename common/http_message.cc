@@ -18,6 +18,16 @@ bool equalsIgnoreCase(std::string_view a, std::string_view b) {
          });
 }
 
+bool startsWithIgnoreCase(std::string_view text, std::string_view prefix) {
+  return text.size() >= prefix.size() && equalsIgnoreCase(text.substr(0, prefix.size()), prefix);
+}
+
+std::string toLowerAscii(std::string_view text) {
+  std::string lower(text);
+  for (char& c : lower) c = asciiLower(c);
+  return lower;
+}
+
 const std::string* Headers::find(std::string_view name) const {
   for (const Header& h : entries_) {
     if (equalsIgnoreCase(h.name, name)) return &h.value;

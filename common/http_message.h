@@ -37,7 +37,11 @@ class Headers {
   std::vector<Header> entries_;
 };
 
+// ASCII case-insensitive comparisons and lower-casing, as HTTP tokens (field
+// names, media types) are compared.
 bool equalsIgnoreCase(std::string_view a, std::string_view b);
+bool startsWithIgnoreCase(std::string_view text, std::string_view prefix);
+std::string toLowerAscii(std::string_view text);
 
 struct Request {
   std::string method;     // "POST"

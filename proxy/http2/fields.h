@@ -9,16 +9,12 @@
 #include <string>
 #include <string_view>
 
+#include "common/http_message.h"
+
 namespace dedup::http2 {
 
 // HTTP/2 field names are lower case (RFC 9113 §8.2.1).
-inline std::string lowerCaseName(std::string_view name) {
-  std::string lower(name);
-  for (char& c : lower) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return lower;
-}
+inline std::string lowerCaseName(std::string_view name) { return toLowerAscii(name); }
 
 // Fields that describe one HTTP/1.1 connection and are forbidden in HTTP/2
 // (RFC 9113 §8.2.2), plus Content-Length, which each codec writes itself.
