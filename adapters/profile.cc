@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/duration.h"
+
 namespace dedup {
 namespace {
 
@@ -87,7 +89,7 @@ std::string describeAnswer(const Answer& answer) {
   std::string text = std::to_string(answer.status);
   if (answer.body) text += answer.body->empty() ? " (no body)" : " " + *answer.body;
   if (answer.retry_after) {
-    text += " (Retry-After " + std::to_string((answer.retry_after->count() + 999) / 1000) + "s)";
+    text += " (Retry-After " + std::to_string(retryAfterSeconds(*answer.retry_after)) + "s)";
   }
   return text;
 }

@@ -1,5 +1,6 @@
 #include "common/duration.h"
 
+#include <algorithm>
 #include <cctype>
 
 namespace dedup {
@@ -101,6 +102,10 @@ std::string formatDuration(std::chrono::milliseconds d) {
     }
   }
   return out;
+}
+
+int64_t retryAfterSeconds(std::chrono::milliseconds wait) {
+  return std::max<int64_t>(1, (wait.count() + 999) / 1000);
 }
 
 }  // namespace dedup

@@ -20,4 +20,8 @@ StatusOr<uint64_t> parseSize(std::string_view text);
 // "1h30m", "250ms", "0s": the shortest exact form.
 std::string formatDuration(std::chrono::milliseconds d);
 
+// The value of a Retry-After header for `wait`: whole seconds, rounded up,
+// at least 1 (0 would invite an immediate retry storm).
+int64_t retryAfterSeconds(std::chrono::milliseconds wait);
+
 }  // namespace dedup

@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <string>
 
+#include "common/duration.h"
+
 namespace dedup {
 
 Response problemResponse(int status, std::string_view detail) {
@@ -28,8 +30,7 @@ Response problemResponse(int status, std::string_view detail) {
 Response retryLaterResponse(int status, std::string_view detail,
                             std::chrono::milliseconds retry_after) {
   Response response = problemResponse(status, detail);
-  const auto seconds = std::max<int64_t>(1, (retry_after.count() + 999) / 1000);
-  response.headers.add("Retry-After", std::to_string(seconds));
+  response.headers.add("Retry-After", std::to_string(retryAfterSeconds(retry_after)));
   return response;
 }
 

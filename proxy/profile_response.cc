@@ -1,5 +1,6 @@
 #include "proxy/profile_response.h"
 
+#include "common/duration.h"
 #include "proxy/local_response.h"
 
 namespace dedup {
@@ -17,8 +18,7 @@ Response profileRetryLater(const Answer& answer, std::string_view detail,
                            std::chrono::milliseconds retry_after) {
   Response response = profileResponse(answer, detail);
   const std::chrono::milliseconds wait = answer.retry_after.value_or(retry_after);
-  const auto seconds = std::max<int64_t>(1, (wait.count() + 999) / 1000);
-  response.headers.add("Retry-After", std::to_string(seconds));
+  response.headers.add("Retry-After", std::to_string(retryAfterSeconds(wait)));
   return response;
 }
 
