@@ -4,6 +4,8 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include <vector>
+
 #include "common/log.h"
 #include "proxy/delivery.h"
 #include "proxy/local_response.h"
@@ -27,6 +29,7 @@ CodecConnection::CodecConnection(Worker& worker, int fd, std::string peer_addres
     : worker_(worker),
       bev_(bufferevent_socket_new(worker.loop().base(), fd, BEV_OPT_CLOSE_ON_FREE)),
       peer_address_(std::move(peer_address)),
+      max_output_(static_cast<size_t>(worker.config().max_output_buffer)),
       resume_timer_(worker.loop().createTimer([this] { feed(); })) {}
 
 CodecConnection::~CodecConnection() {
@@ -83,7 +86,28 @@ void CodecConnection::flush() {
     close();
     return;
   }
+  resumeProducers();
   updateReading();
+}
+
+size_t CodecConnection::unsentBytes() const {
+  return evbuffer_get_length(bufferevent_get_output(bev_)) + write_buffer_.size();
+}
+
+void CodecConnection::resumeProducers() {
+  if (paused_.empty() || closed_) return;
+  const size_t unsent = unsentBytes();
+  std::vector<std::function<void()>> ready;
+  for (auto it = paused_.begin(); it != paused_.end();) {
+    if (unsent + codec_->pendingBody(*it) <= max_output_) {
+      auto r = resumes_.find(*it);
+      if (r != resumes_.end() && r->second) ready.push_back(r->second);
+      it = paused_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto& resume : ready) resume();  // defers to the loop: no reentry here
 }
 
 void CodecConnection::updateReading() {
@@ -122,6 +146,45 @@ void CodecConnection::respond(uint64_t slot, Response response) {
   flush();  // inside feed() this waits for feed()'s own flush
 }
 
+void CodecConnection::respondHead(uint64_t slot, Response head, std::optional<uint64_t> body_length,
+                                  std::function<void()> resume) {
+  if (closed_) return;  // sendBody() takes (and drops) everything from now on
+  if (codec_->respondHead(slot, std::move(head), body_length)) {
+    resumes_[slot] = std::move(resume);
+  }
+  flush();
+}
+
+bool CodecConnection::sendBody(uint64_t slot, std::string_view bytes) {
+  if (closed_) return true;  // nobody to send to: take (and drop) everything
+  // Reset by the sender (or no body to send): dropped, and the app's answer
+  // goes on being read to its end (its commit does not depend on the sender).
+  if (!codec_->appendBody(slot, bytes)) return true;
+  flush();
+  if (closed_) return true;
+  // The stream's own unsent bytes count with the connection's: a sender that
+  // does not read (or opens no window) holds the app back, not the proxy's memory.
+  if (unsentBytes() + codec_->pendingBody(slot) <= max_output_) return true;
+  paused_.insert(slot);
+  return false;
+}
+
+void CodecConnection::finishBody(uint64_t slot) {
+  resumes_.erase(slot);
+  paused_.erase(slot);
+  if (closed_) return;
+  codec_->finishBody(slot);
+  flush();
+}
+
+void CodecConnection::abort(uint64_t slot) {
+  resumes_.erase(slot);
+  paused_.erase(slot);
+  if (closed_) return;
+  codec_->abortStream(slot);  // RST_STREAM, not a 502: the answer is cut
+  flush();
+}
+
 void CodecConnection::onWrite(bufferevent*, void* self) {
   static_cast<CodecConnection*>(self)->flush();
 }
@@ -155,6 +218,15 @@ void CodecConnection::close() {
   if (closed_) return;
   closed_ = true;
   resume_timer_->disarm();
+  // Paused producers learn the sender is gone when they next send.
+  std::vector<std::function<void()>> ready;
+  for (uint64_t slot : paused_) {
+    auto r = resumes_.find(slot);
+    if (r != resumes_.end() && r->second) ready.push_back(std::move(r->second));
+  }
+  paused_.clear();
+  resumes_.clear();
+  for (auto& resume : ready) resume();
   bufferevent_free(bev_);  // safe inside its own callbacks: libevent defers the free
   bev_ = nullptr;
   worker_.closeConnection(this);

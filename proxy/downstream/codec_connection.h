@@ -13,7 +13,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "common/event_loop.h"
@@ -39,6 +42,14 @@ class CodecConnection : public ClientConnection,
   void start() override;
   void drain() override;
   void respond(uint64_t slot, Response response) override;
+  // Streamed answers: each stream's body waits in the codec's send buffer,
+  // paced by the sender's flow control and by max_output_buffer.
+  bool streamsBodies() const override { return true; }
+  void respondHead(uint64_t slot, Response head, std::optional<uint64_t> body_length,
+                   std::function<void()> resume) override;
+  bool sendBody(uint64_t slot, std::string_view bytes) override;
+  void finishBody(uint64_t slot) override;
+  void abort(uint64_t slot) override;
 
   void onRequest(uint64_t slot, Request request) override;
   Response onRejected(int status, std::string_view reason) override;
@@ -54,15 +65,22 @@ class CodecConnection : public ClientConnection,
   void flush();
   void updateReading();
   void close();
+  // Unsent bytes: the socket's output and what is about to go there.
+  size_t unsentBytes() const;
+  // Calls `resume` of the paused streamed answers that have room again.
+  void resumeProducers();
 
   Worker& worker_;
   bufferevent* bev_;
   std::string peer_address_;
   std::unique_ptr<DownstreamCodec> codec_;
   std::string write_buffer_;
-  TimerPtr resume_timer_;  // feeds input buffered while reading was stopped
-  bool feeding_ = false;   // inside codec_->receive(): no produce() now
-  bool failed_ = false;    // the codec refused the input: flush, then close
+  const size_t max_output_;  // high-water mark of one streamed answer's unsent bytes
+  std::map<uint64_t, std::function<void()>> resumes_;  // streamed answers still sending
+  std::set<uint64_t> paused_;  // of those, the ones told to wait (sendBody() false)
+  TimerPtr resume_timer_;      // feeds input buffered while reading was stopped
+  bool feeding_ = false;       // inside codec_->receive(): no produce() now
+  bool failed_ = false;        // the codec refused the input: flush, then close
   bool closed_ = false;
 };
 

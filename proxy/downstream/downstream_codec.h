@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -43,6 +44,20 @@ class DownstreamCodec {
   // The answer to the request handed over with `slot`. Answers to requests
   // the sender has abandoned meanwhile are dropped.
   virtual void respond(uint64_t slot, Response response) = 0;
+  // A streamed answer (see response_sink.h): the head (with the body's first
+  // bytes) now, the rest through appendBody() and finishBody(). The body's
+  // length goes on the wire only when known. Returns false if the sender has
+  // abandoned the request meanwhile (later calls for it are no-ops).
+  virtual bool respondHead(uint64_t slot, Response head, std::optional<uint64_t> body_length) = 0;
+  // More of a streamed body. False if it was dropped (the stream is gone,
+  // cut, or its answer has no body).
+  virtual bool appendBody(uint64_t slot, std::string_view bytes) = 0;
+  // The streamed body is complete.
+  virtual void finishBody(uint64_t slot) = 0;
+  // No complete answer can be given: the stream is cut (answered or not).
+  virtual void abortStream(uint64_t slot) = 0;
+  // Body bytes of `slot` waiting in the codec (not yet produced); 0 if gone.
+  virtual size_t pendingBody(uint64_t slot) const = 0;
   // Shutdown: accept no new requests, finish the ones already taken.
   virtual void drain() = 0;
 

@@ -3,16 +3,20 @@ the same dedup behaviour through real HTTP/2 clients (curl, nghttp, h2load),
 and the hardening against hostile HTTP/2 senders (rapid reset, CONTINUATION
 flood) checked with frames written by hand."""
 
+import hashlib
 import random
 import re
+import struct
 import subprocess
 import threading
+import time
 import uuid
 
 import pytest
 
 import raw_h2
 from harness import http_request, wait_until
+from upstream_app import body_pattern
 
 
 def curl_h2(url, args=(), timeout=20):
@@ -305,3 +309,60 @@ def test_complete_requests_reset_at_once_are_bounded(proxy, upstream):
                timeout=30, message="the app to finish")
     # 3000 sent: the burst of 1000 and what refills (33/s) while they are read.
     assert upstream.stats()["received"] <= 1500
+
+
+def test_ack_with_a_body_over_max_body_size_streams_over_h2_and_commits(proxy, upstream):
+    # Over --max-body-size (8 MiB): an HTTP/2 sender gets it streamed, as an
+    # HTTP/1.1 sender does, never a 502 after the commit.
+    size = 20 * 1024 * 1024
+    key = "h2-big-" + uuid.uuid4().hex
+    status, headers, body, version = curl_h2(
+        proxy.url + "/hook",
+        ["-X", "POST", "-H", "Content-Type: application/json", "--data-binary",
+         '{"event":"test"}', "-H", "Idempotency-Key: " + key,
+         "-H", "X-Test-Body-Size: %d" % size], timeout=60)
+    assert (status, version) == (200, "2"), (status, version, body[-200:])
+    assert len(body) == size
+    assert hashlib.sha256(body).digest() == hashlib.sha256(body_pattern(size)).digest()
+    assert "idempotent-replayed" not in headers
+    assert headers.get("content-length") == str(size)
+    record = upstream.stats()["keys"][key]
+    assert record["count"] == 1
+    assert record["attempts"] == ["1"]
+
+    again_status, again_headers, _, _ = deliver_h2(proxy, key)
+    assert again_status == 200
+    assert again_headers.get("idempotent-replayed") == "true"
+    assert upstream.stats()["keys"][key]["count"] == 1
+
+
+def test_a_streamed_h2_answer_to_a_slow_reader_keeps_memory_bounded(make_proxy, upstream):
+    # A sender that opens a big stream window and then reads nothing: the app
+    # is held back, the proxy does not buffer the body.
+    proxy = make_proxy(workers=1)
+    size = 64 * 1024 * 1024
+    key = "h2-slow-" + uuid.uuid4().hex
+    conn = raw_h2.RawH2Connection(proxy.port)
+    # Windows as large as HTTP/2 allows: only the proxy's own bound holds it back.
+    largest = 0x7FFFFFFF
+    conn.send(raw_h2.frame(raw_h2.SETTINGS, 0, 0, struct.pack(">HI", 0x4, largest))
+              + raw_h2.frame(raw_h2.WINDOW_UPDATE, 0, 0, struct.pack(">I", largest - 65535)))
+    conn.send(raw_h2.headers_frame(1, raw_h2.request_fields(extra=[
+        ("idempotency-key", key), ("x-test-body-size", str(size))]))
+        + raw_h2.frame(raw_h2.DATA, raw_h2.END_STREAM, 1, b'{"event":"test"}'))
+    wait_until(lambda: key in upstream.stats()["keys"], message="the delivery at the app")
+    baseline = rss_kib(proxy.process.pid)
+    peak = baseline
+    for _ in range(100):
+        peak = max(peak, rss_kib(proxy.process.pid))
+        time.sleep(0.02)
+    # Held back, not drained into the proxy: the app is still writing.
+    assert upstream.key(key)["completed"] == 0
+    conn.close()
+    print("h2 slow reader: RSS baseline %d KiB, peak %d KiB" % (baseline, peak))
+    assert peak - baseline < 6 * 1024, "RSS grew by %d KiB" % (peak - baseline)
+    # The commit happened all the same: the redelivery is a replay.
+    upstream.wait_completed(key, timeout=30)
+    replay = deliver_h2(proxy, key)
+    assert replay[0] == 200 and replay[1].get("idempotent-replayed") == "true"
+    assert upstream.stats()["keys"][key]["count"] == 1

@@ -31,6 +31,7 @@ struct Http2ServerCodec::Stream {
   std::string send_buffer;
   size_t sent = 0;
   bool send_complete = false;
+  bool streaming = false;  // a streamed body is still being appended
 };
 
 namespace {
@@ -183,7 +184,12 @@ bool Http2ServerCodec::wantsRead() const {
 }
 
 bool Http2ServerCodec::busy() const {
-  return unanswered_ > 0 || nghttp2_session_want_write(session_) != 0;
+  if (unanswered_ > 0 || nghttp2_session_want_write(session_) != 0) return true;
+  // A streamed answer waiting for more of the app's body.
+  for (const auto& [id, stream] : streams_) {
+    if (stream->streaming && !stream->send_complete) return true;
+  }
+  return false;
 }
 
 bool Http2ServerCodec::finished() const {
@@ -191,6 +197,11 @@ bool Http2ServerCodec::finished() const {
 }
 
 Http2ServerCodec::Stream* Http2ServerCodec::find(int32_t stream_id) {
+  auto it = streams_.find(stream_id);
+  return it == streams_.end() ? nullptr : it->second.get();
+}
+
+const Http2ServerCodec::Stream* Http2ServerCodec::find(int32_t stream_id) const {
   auto it = streams_.find(stream_id);
   return it == streams_.end() ? nullptr : it->second.get();
 }
@@ -277,6 +288,7 @@ void Http2ServerCodec::complete(Stream& stream) {
   request.keep_alive = true;
   complete_body_ += stream.body_bytes;
   ++unanswered_;
+  awaiting_.insert(static_cast<uint64_t>(stream.id));
   // The body has left the window's accounting of incomplete streams: the next
   // oldest stream may progress.
   handler_.onRequest(static_cast<uint64_t>(stream.id), std::move(request));
@@ -372,19 +384,78 @@ int Http2ServerCodec::onFrameSent(int32_t stream_id, bool end_stream) {
 }
 
 void Http2ServerCodec::respond(uint64_t slot, Response response) {
-  if (unanswered_ > 0) --unanswered_;
+  if (awaiting_.erase(slot) > 0 && unanswered_ > 0) --unanswered_;
   Stream* stream = find(static_cast<int32_t>(slot));
   if (stream == nullptr || stream->answered) return;  // reset by the sender meanwhile
   submit(*stream, std::move(response));
 }
 
-void Http2ServerCodec::submit(Stream& stream, Response response) {
+bool Http2ServerCodec::respondHead(uint64_t slot, Response head,
+                                   std::optional<uint64_t> body_length) {
+  if (awaiting_.erase(slot) > 0 && unanswered_ > 0) --unanswered_;
+  Stream* stream = find(static_cast<int32_t>(slot));
+  if (stream == nullptr || stream->answered) return false;  // reset by the sender meanwhile
+  submit(*stream, std::move(head), true, body_length);
+  return true;
+}
+
+bool Http2ServerCodec::appendBody(uint64_t slot, std::string_view bytes) {
+  Stream* stream = find(static_cast<int32_t>(slot));
+  // Gone, cut, or an answer without a body (HEAD, 204, 304): dropped.
+  if (stream == nullptr || !stream->streaming || stream->send_complete) return false;
+  if (stream->sent > 0) {
+    stream->send_buffer.erase(0, stream->sent);
+    stream->sent = 0;
+  }
+  stream->send_buffer.append(bytes);
+  resumeData(*stream);
+  return true;
+}
+
+void Http2ServerCodec::finishBody(uint64_t slot) {
+  Stream* stream = find(static_cast<int32_t>(slot));
+  if (stream == nullptr || !stream->streaming || stream->send_complete) return;
+  stream->send_complete = true;
+  resumeData(*stream);
+}
+
+void Http2ServerCodec::abortStream(uint64_t slot) {
+  if (awaiting_.erase(slot) > 0 && unanswered_ > 0) --unanswered_;
+  Stream* stream = find(static_cast<int32_t>(slot));
+  if (stream == nullptr) return;
+  stream->answered = true;
+  stream->streaming = false;
+  std::string().swap(stream->send_buffer);
+  stream->sent = 0;
+  // Not a 502: the sender must not take a partial answer for a whole one.
+  nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream->id, NGHTTP2_INTERNAL_ERROR);
+}
+
+size_t Http2ServerCodec::pendingBody(uint64_t slot) const {
+  const Stream* stream = find(static_cast<int32_t>(slot));
+  if (stream == nullptr) return 0;
+  return stream->send_buffer.size() - stream->sent;
+}
+
+void Http2ServerCodec::resumeData(Stream& stream) {
+  // Fails harmlessly when the stream's data is not deferred now.
+  nghttp2_session_resume_data(session_, stream.id);
+}
+
+void Http2ServerCodec::submit(Stream& stream, Response response, bool streamed,
+                              std::optional<uint64_t> body_length) {
   stream.answered = true;
   // RFC 9110 §6.4.1: 1xx, 204 and 304 never carry a body (nor its length).
   const bool bodiless = response.status < 200 || response.status == 204 || response.status == 304;
-  const bool send_body = !bodiless && !stream.head && !response.body.empty();
+  const bool send_body = !bodiless && !stream.head &&
+                         (streamed ? !(body_length && *body_length == 0) : !response.body.empty());
   const std::string status = std::to_string(response.status);
-  const std::string length = std::to_string(response.body.size());
+  std::optional<std::string> length;
+  if (!streamed) {
+    length = std::to_string(response.body.size());
+  } else if (body_length) {
+    length = std::to_string(*body_length);
+  }
   std::vector<std::string> names;
   names.reserve(response.headers.entries().size());
   for (const Header& h : response.headers.entries()) names.push_back(http2::lowerCaseName(h.name));
@@ -395,13 +466,15 @@ void Http2ServerCodec::submit(Stream& stream, Response response) {
     if (names[i].empty() || http2::isConnectionSpecific(names[i])) continue;
     fields.push_back(http2::field(names[i], response.headers.entries()[i].value));
   }
-  if (!bodiless) fields.push_back(http2::field("content-length", length));
+  if (!bodiless && length) fields.push_back(http2::field("content-length", *length));
 
   nghttp2_data_provider provider{};
   provider.read_callback = readBodyCallback;
   if (send_body) {
     stream.send_buffer = std::move(response.body);
-    stream.send_complete = true;
+    stream.sent = 0;
+    stream.send_complete = !streamed;
+    stream.streaming = streamed;
   }
   const int rv = nghttp2_submit_response(session_, stream.id, fields.data(), fields.size(),
                                          send_body ? &provider : nullptr);

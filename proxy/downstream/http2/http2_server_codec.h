@@ -19,6 +19,8 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 
 #include "proxy/downstream/downstream_codec.h"
@@ -62,6 +64,11 @@ class Http2ServerCodec : public DownstreamCodec {
   Status receive(std::string_view bytes) override;
   Status produce(std::string& out, size_t limit) override;
   void respond(uint64_t slot, Response response) override;
+  bool respondHead(uint64_t slot, Response head, std::optional<uint64_t> body_length) override;
+  bool appendBody(uint64_t slot, std::string_view bytes) override;
+  void finishBody(uint64_t slot) override;
+  void abortStream(uint64_t slot) override;
+  size_t pendingBody(uint64_t slot) const override;
   void drain() override;
   bool wantsRead() const override;
   bool busy() const override;
@@ -85,11 +92,16 @@ class Http2ServerCodec : public DownstreamCodec {
   Status init();
 
   Stream* find(int32_t stream_id);
+  const Stream* find(int32_t stream_id) const;
   // The request is complete: hand it over, or answer it when it was rejected.
   void complete(Stream& stream);
   // The proxy answers this stream itself; further request bytes are discarded.
   void reject(Stream& stream, int status, std::string_view reason);
-  void submit(Stream& stream, Response response);
+  // `body_length`: for a streamed answer (the body follows), its length if known.
+  void submit(Stream& stream, Response response, bool streamed = false,
+              std::optional<uint64_t> body_length = std::nullopt);
+  // A streamed body's bytes are in (or it is complete): restart the stream.
+  void resumeData(Stream& stream);
   // Gives the window back for body bytes held back, as far as the budget allows.
   void consumeHeldBack();
   bool mayConsume(const Stream& stream) const;
@@ -100,8 +112,9 @@ class Http2ServerCodec : public DownstreamCodec {
   nghttp2_session* session_ = nullptr;
   std::map<int32_t, std::unique_ptr<Stream>> streams_;  // by id: the oldest first
   uint64_t held_body_ = 0;                              // bodies of the open streams
-  uint64_t complete_body_ = 0;  // of those, bodies of complete requests (freed by answers)
-  uint32_t unanswered_ = 0;     // handed over, respond() not yet called
+  uint64_t complete_body_ = 0;   // of those, bodies of complete requests (freed by answers)
+  uint32_t unanswered_ = 0;      // handed over, respond() not yet called
+  std::set<uint64_t> awaiting_;  // those slots: each is answered once
   bool draining_ = false;
   int32_t last_stream_id_ = 0;  // the GOAWAY's: later streams are refused
 };

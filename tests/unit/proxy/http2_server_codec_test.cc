@@ -442,5 +442,80 @@ TEST(Http2ServerCodec, RapidResetEndsTheConnection) {
 }
 #endif
 
+TEST(Http2ServerCodec, StreamedAnswerArrivesAsItIsAppendedWithoutLengthWhenUnknown) {
+  RecordingHandler handler;
+  auto server = makeServer(handler);
+  Client client;
+  const int32_t id = client.request("POST", "/", {}, "x");
+  ASSERT_TRUE(pump(client, *server).ok());
+  ASSERT_EQ(handler.requests.size(), 1u);
+  EXPECT_TRUE(server->respondHead(id, answer(200, "first "), std::nullopt));
+  ASSERT_TRUE(pump(client, *server).ok());
+  EXPECT_EQ(client.streams[id].status, 200);
+  EXPECT_EQ(client.streams[id].headers.count("content-length"), 0u);
+  EXPECT_EQ(client.streams[id].body, "first ");
+  EXPECT_FALSE(client.streams[id].closed);
+  EXPECT_TRUE(server->busy());  // waiting for more of the app's body
+  EXPECT_TRUE(server->appendBody(id, "second "));
+  ASSERT_TRUE(pump(client, *server).ok());
+  EXPECT_EQ(client.streams[id].body, "first second ");
+  EXPECT_TRUE(server->appendBody(id, "third"));
+  server->finishBody(id);
+  ASSERT_TRUE(pump(client, *server).ok());
+  EXPECT_EQ(client.streams[id].body, "first second third");
+  EXPECT_TRUE(client.streams[id].closed);
+  EXPECT_EQ(client.streams[id].close_error, 0u);
+  EXPECT_EQ(server->pendingBody(id), 0u);
+  EXPECT_FALSE(server->busy());
+}
+
+TEST(Http2ServerCodec, StreamedAnswerWithKnownLengthCarriesIt) {
+  RecordingHandler handler;
+  auto server = makeServer(handler);
+  Client client;
+  const int32_t id = client.request("POST", "/", {}, "x");
+  ASSERT_TRUE(pump(client, *server).ok());
+  EXPECT_TRUE(server->respondHead(id, answer(200, "ab"), uint64_t{4}));
+  EXPECT_TRUE(server->appendBody(id, "cd"));
+  server->finishBody(id);
+  ASSERT_TRUE(pump(client, *server).ok());
+  EXPECT_EQ(client.streams[id].headers.at("content-length"), "4");
+  EXPECT_EQ(client.streams[id].body, "abcd");
+  EXPECT_TRUE(client.streams[id].closed);
+}
+
+TEST(Http2ServerCodec, AbortedStreamedAnswerIsResetNotAnswered) {
+  RecordingHandler handler;
+  auto server = makeServer(handler);
+  Client client;
+  const int32_t id = client.request("POST", "/", {}, "x");
+  ASSERT_TRUE(pump(client, *server).ok());
+  EXPECT_TRUE(server->respondHead(id, answer(200, "part"), uint64_t{100}));
+  ASSERT_TRUE(pump(client, *server).ok());
+  server->abortStream(id);
+  ASSERT_TRUE(pump(client, *server).ok());
+  EXPECT_EQ(client.streams[id].status, 200);
+  EXPECT_TRUE(client.streams[id].closed);
+  EXPECT_EQ(client.streams[id].close_error, static_cast<uint32_t>(NGHTTP2_INTERNAL_ERROR));
+  EXPECT_FALSE(server->appendBody(id, "more"));  // gone: dropped
+  EXPECT_FALSE(server->busy());
+}
+
+TEST(Http2ServerCodec, StreamedAnswerToAStreamResetByTheSenderIsDropped) {
+  RecordingHandler handler;
+  auto server = makeServer(handler);
+  Client client;
+  const int32_t id = client.request("POST", "/", {}, "x");
+  ASSERT_TRUE(pump(client, *server).ok());
+  EXPECT_TRUE(server->respondHead(id, answer(200, "part"), std::nullopt));
+  ASSERT_TRUE(pump(client, *server).ok());
+  client.reset(id);
+  ASSERT_TRUE(pump(client, *server).ok());
+  EXPECT_FALSE(server->appendBody(id, "more"));
+  EXPECT_EQ(server->pendingBody(id), 0u);
+  server->finishBody(id);
+  EXPECT_FALSE(server->busy());
+}
+
 }  // namespace
 }  // namespace dedup::http2
