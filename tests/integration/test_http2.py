@@ -15,7 +15,8 @@ import uuid
 import pytest
 
 import raw_h2
-from harness import http_request, wait_until
+from harness import http_request, proxy_binary, wait_until
+from hostile import is_sanitized
 from upstream_app import body_pattern
 
 
@@ -360,7 +361,10 @@ def test_a_streamed_h2_answer_to_a_slow_reader_keeps_memory_bounded(make_proxy, 
     assert upstream.key(key)["completed"] == 0
     conn.close()
     print("h2 slow reader: RSS baseline %d KiB, peak %d KiB" % (baseline, peak))
-    assert peak - baseline < 6 * 1024, "RSS grew by %d KiB" % (peak - baseline)
+    # The body is 64 MiB; ASan's quarantine and shadow memory add some MiB of
+    # their own, so sanitizer builds get a looser (still far smaller) bound.
+    bound_kib = (32 if is_sanitized(proxy_binary()) else 6) * 1024
+    assert peak - baseline < bound_kib, "RSS grew by %d KiB" % (peak - baseline)
     # The commit happened all the same: the redelivery is a replay.
     upstream.wait_completed(key, timeout=30)
     replay = deliver_h2(proxy, key)
