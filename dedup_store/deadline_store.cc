@@ -14,12 +14,24 @@ using Clock = std::chrono::steady_clock;
 
 // One operation: answered by whichever comes first, the store or its deadline.
 struct PendingOp {
+  virtual ~PendingOp() = default;
+  // Answers the operation's caller with `timeout`.
+  virtual void expire(Status timeout) = 0;
+
   Clock::time_point deadline;
-  std::function<void()> expire;  // answers Timeout; empty once answered
+  const char* name = "";  // "begin", "commit", "release"
   bool answered = false;
   bool overdue = false;  // expired, and the store has not answered yet
 };
 using PendingOpPtr = std::shared_ptr<PendingOp>;
+
+// The caller's callback lives in the op itself: one allocation per operation
+// for the op, one for the callback handed to the store.
+template <typename Result>
+struct TrackedOp final : PendingOp {
+  std::function<void(Result)> done;
+  void expire(Status timeout) override { std::exchange(done, nullptr)(Result(std::move(timeout))); }
+};
 
 // What a handle shares with the callbacks it gave its store: they may run
 // after the handle is gone (results already posted to the loop).
@@ -86,23 +98,18 @@ class DeadlineStore final : public DedupStore {
  private:
   template <typename Result>
   std::function<void(Result)> track(std::function<void(Result)> done, const char* op) {
-    auto shared_done = std::make_shared<std::function<void(Result)>>(std::move(done));
-    auto pending = std::make_shared<PendingOp>();
+    auto pending = std::make_shared<TrackedOp<Result>>();
+    pending->done = std::move(done);
     pending->deadline = Clock::now() + timeout_;
-    pending->expire = [shared_done, op, timeout = timeout_] {
-      (*shared_done)(
-          Result(Status::Timeout(std::string("dedup store ") + op + " took longer than " +
-                                 std::to_string(timeout.count()) + "ms")));
-    };
+    pending->name = op;
     tracker_->pending.push_back(pending);
     if (!timer_->armed()) timer_->arm(timeout_);
-    return [tracker = tracker_, pending, shared_done](Result result) {
+    return [tracker = tracker_, pending](Result result) {
       tracker->answeredLate(*pending);
       if (pending->answered) return;
       pending->answered = true;
-      pending->expire = nullptr;
       tracker->popAnswered();
-      (*shared_done)(std::move(result));
+      std::exchange(pending->done, nullptr)(std::move(result));
     };
   }
 
@@ -121,8 +128,9 @@ class DeadlineStore final : public DedupStore {
       op->overdue = true;
       ++tracker_->overdue_here;
       tracker_->overdue_total->fetch_add(1, std::memory_order_relaxed);
-      std::function<void()> expire = std::move(op->expire);
-      expire();  // may start new operations: they queue behind
+      // May start new operations: they queue behind.
+      op->expire(Status::Timeout(std::string("dedup store ") + op->name + " took longer than " +
+                                 std::to_string(timeout_.count()) + "ms"));
     }
     if (!pending.empty()) {
       timer_->arm(std::chrono::ceil<std::chrono::milliseconds>(pending.front()->deadline - now));
