@@ -85,8 +85,8 @@ class DeadlineStore final : public DedupStore {
                ReleaseCallback done) override {
     inner_->release(key, token, ttl, track<Status>(std::move(done), "release"));
   }
-  std::optional<BeginResult> replayNow(const BeginRequest& request) override {
-    return inner_->replayNow(request);
+  std::optional<StatusOr<BeginResult>> beginNow(const BeginRequest& request) override {
+    return inner_->beginNow(request);
   }
   void inspect(const StoreKey& key, InspectCallback done) override {
     inner_->inspect(key, std::move(done));

@@ -6,7 +6,7 @@
 // While an operation is past its deadline and its store has still not
 // answered it, `overdue` (shared by every worker's handle on one backend)
 // counts it: the backend reports itself unhealthy until the store answers
-// again. inspect, forget and replayNow pass straight through.
+// again. inspect, forget and beginNow pass straight through.
 //
 // One timeout for all operations, so deadlines fall in the order the
 // operations were made: one timer per handle, armed for the oldest.

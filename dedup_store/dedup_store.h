@@ -126,11 +126,12 @@ class DedupStore {
   virtual void release(const StoreKey& key, LeaseToken token, std::chrono::milliseconds ttl,
                        ReleaseCallback done) = 0;
 
-  // A committed key's stored answer when the store can give it at once from
-  // durable state, without waiting (nothing blocks); nullopt: ask begin(),
-  // which always decides. An exception to "never inside the call", for
-  // replays on the worker's own thread. Default: never.
-  virtual std::optional<BeginResult> replayNow(const BeginRequest& request) {
+  // A begin decided at once, on the worker's own thread, when the store can
+  // decide it without waiting for anything (nothing blocks); nullopt: call
+  // begin(), which always decides. Like begin(), it may grant a lease, which
+  // the caller then holds. An exception to "never inside the call", for the
+  // common path of a delivery. Default: never.
+  virtual std::optional<StatusOr<BeginResult>> beginNow(const BeginRequest& request) {
     (void)request;
     return std::nullopt;
   }

@@ -98,6 +98,7 @@ BeginDecision grant(const BeginRequest& request, uint32_t attempt, const Now& no
   lease.deadline = now.steady + request.lease;
   lease.attempt = attempt;
   lease.fingerprint = request.fingerprint;
+  lease.created_ms = now.wall_ms;
 
   BeginDecision decision;
   decision.result.outcome = BeginResult::Outcome::kNew;

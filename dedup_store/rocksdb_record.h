@@ -88,6 +88,7 @@ struct LeaseEntry {
   std::chrono::steady_clock::time_point deadline{};
   uint32_t attempt = 1;
   Fingerprint fingerprint{};
+  int64_t created_ms = 0;  // wall clock, for its lease record
 };
 
 struct Now {

@@ -11,6 +11,7 @@
 #include <rocksdb/options.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
 #include <rocksdb/write_buffer_manager.h>
 
 #include <atomic>
@@ -28,7 +29,8 @@
 #include "common/log.h"
 #include "common/mutex.h"
 #include "dedup_store/deadline_store.h"
-#include "dedup_store/durable_view.h"
+#include "dedup_store/lease_journal.h"
+#include "dedup_store/lease_table.h"
 #include "dedup_store/rocksdb_record.h"
 #include "dedup_store/rocksdb_writer.h"
 #include "dedup_store/store_failure.h"
@@ -172,16 +174,24 @@ rocksdb::Options makeOptions(const RocksDbOptions& store_options,
   return options;
 }
 
-// A worker's handle: queues operations for the store thread.
+class RocksDbBackend;
+
+// A worker's handle: decides begins on the worker's thread when it can
+// (lease_table.h), and queues the rest for the store thread.
 class RocksDbDedupStore final : public DedupStore {
  public:
-  RocksDbDedupStore(OpQueue& queue, const DurableView& durable, EventLoop& loop)
-      : queue_(queue), durable_(durable), channel_(std::make_shared<LoopChannel>(loop)) {}
+  RocksDbDedupStore(OpQueue& queue, const RocksDbBackend& backend, LeaseTable& leases,
+                    const StoreFailure& failure, const std::function<int64_t()>& now_ms,
+                    EventLoop& loop)
+      : queue_(queue),
+        backend_(backend),
+        leases_(leases),
+        failure_(failure),
+        now_ms_(now_ms),
+        channel_(std::make_shared<LoopChannel>(loop)) {}
   ~RocksDbDedupStore() override { channel_->detach(); }
 
-  std::optional<BeginResult> replayNow(const BeginRequest& request) override {
-    return durable_.committed(request);
-  }
+  std::optional<StatusOr<BeginResult>> beginNow(const BeginRequest& request) override;
 
   void begin(const BeginRequest& request, BeginCallback done) override {
     queue_.push(StoreOp{channel_, BeginOp{request, std::move(done)}});
@@ -196,7 +206,30 @@ class RocksDbDedupStore final : public DedupStore {
                                       " does not fit the stored record"));
       return;
     }
-    queue_.push(std::move(op));
+    if (failure_.failed()) {
+      op.fail(failure_.status());
+      return;
+    }
+    if (!leases_.startSettling(key, token, &std::get<CommitOp>(op.op).lease)) {
+      op.complete(StatusOr<CommitOutcome>(CommitOutcome::kLeaseLost));
+      return;
+    }
+    if (!queue_.push(std::move(op))) leases_.cancelSettling(key, token);
+  }
+
+  void release(const StoreKey& key, LeaseToken token, std::chrono::milliseconds ttl,
+               ReleaseCallback done) override {
+    StoreOp op{channel_, ReleaseOp{key, token, ttl, std::move(done)}};
+    if (failure_.failed()) {
+      op.fail(failure_.status());
+      return;
+    }
+    // A token that lost its lease changes nothing.
+    if (!leases_.startSettling(key, token, &std::get<ReleaseOp>(op.op).lease)) {
+      op.complete(Status::OK());
+      return;
+    }
+    if (!queue_.push(std::move(op))) leases_.cancelSettling(key, token);
   }
 
   void inspect(const StoreKey& key, InspectCallback done) override {
@@ -207,14 +240,12 @@ class RocksDbDedupStore final : public DedupStore {
     queue_.push(StoreOp{channel_, ForgetOp{key, std::move(done)}});
   }
 
-  void release(const StoreKey& key, LeaseToken token, std::chrono::milliseconds ttl,
-               ReleaseCallback done) override {
-    queue_.push(StoreOp{channel_, ReleaseOp{key, token, ttl, std::move(done)}});
-  }
-
  private:
   OpQueue& queue_;
-  const DurableView& durable_;
+  const RocksDbBackend& backend_;
+  LeaseTable& leases_;
+  const StoreFailure& failure_;
+  const std::function<int64_t()>& now_ms_;
   LoopChannelPtr channel_;
 };
 
@@ -223,29 +254,28 @@ class RocksDbBackend final : public StoreBackend {
   RocksDbBackend(const RocksDbOptions& options, std::unique_ptr<ExpiredRecordFilter> filter,
                  std::shared_ptr<StoreFailure> failure, std::shared_ptr<WalFiles> wal_files,
                  std::unique_ptr<rocksdb::Env> env, std::unique_ptr<rocksdb::DB> db,
-                 std::function<int64_t()> now_ms)
+                 std::unique_ptr<LeaseJournal> journal, std::function<int64_t()> now_ms)
       : filter_(std::move(filter)),
         failure_(std::move(failure)),
         wal_files_(std::move(wal_files)),
         env_(std::move(env)),
         db_(std::move(db)),
+        journal_(std::move(journal)),
+        now_ms_(std::move(now_ms)),
         op_timeout_(options.op_timeout),
         queue_(options.max_queued_ops),
-        durable_(*db_, now_ms, *failure_),
-        writer_(*db_, *wal_files_, now_ms, counters_, durable_, *failure_),
-        writer_thread_([this] { runWriter(); }) {
-    // What Open() recovered is durable: recovered WAL data was flushed to
-    // synced table files before Open() returned.
-    durable_.publish(db_->GetSnapshot());
-  }
+        leases_(*journal_),
+        writer_(*db_, *wal_files_, leases_, *journal_, now_ms_, counters_, *failure_),
+        writer_thread_([this] { runWriter(); }) {}
 
   ~RocksDbBackend() override { close(); }
 
   std::string_view name() const override { return "rocksdb"; }
 
   DedupStorePtr attach(EventLoop& loop) override {
-    return withDeadlines(std::make_unique<RocksDbDedupStore>(queue_, durable_, loop), loop,
-                         op_timeout_, overdue_);
+    return withDeadlines(
+        std::make_unique<RocksDbDedupStore>(queue_, *this, leases_, *failure_, now_ms_, loop), loop,
+        op_timeout_, overdue_);
   }
 
   bool healthy() const override {
@@ -253,6 +283,14 @@ class RocksDbBackend final : public StoreBackend {
   }
 
   Status fatalError() const override { return failure_->status(); }
+
+  // A worker's read: from memory only (nullopt if it needs the disk), and
+  // Unavailable once closed.
+  std::optional<RecordRead> readCached(const StoreKey& key) const {
+    ReaderLock lock(db_mutex_);
+    if (db_ == nullptr) return RecordRead(Status::Unavailable("store closed"));
+    return readRecord(*db_, key, /*cached_only=*/true);
+  }
 
   StoreStats stats() const override {
     StoreStats stats;
@@ -274,26 +312,26 @@ class RocksDbBackend final : public StoreBackend {
     open_.store(false);
     queue_.close();
     writer_thread_.join();  // after it has finished everything queued
-    writer_.stop();         // and everything waiting for a sync
-    durable_.close();
 
     WriterLock lock(db_mutex_);
     if (failure_->failed()) {
       // Nothing more is written (no WAL sync; and memtables are never
       // flushed at close): RocksDB must not touch a writer that saw an
-      // error. The next start recovers from what is on disk.
+      // error. The next start recovers from what is on disk, the journal too.
       db_->Close().PermitUncheckedError();
       db_.reset();
       close_status_ = failure_->status();
       return close_status_;
     }
-    // Lease records were written without sync; make them survive a power
-    // loss too, not only a process crash.
-    rocksdb::Status s = db_->FlushWAL(/*sync=*/true);
+    // Leases still held become lease records, synced, so their attempt
+    // counts survive a power loss too; then the journal is not needed.
+    Status persisted = writer_.persistLeases();
     const rocksdb::Status closed = db_->Close();
-    if (s.ok()) s = closed;
+    if (persisted.ok() && !closed.ok()) {
+      persisted = Status::IOError("rocksdb close: " + closed.ToString());
+    }
     db_.reset();
-    if (!s.ok()) close_status_ = Status::IOError("rocksdb close: " + s.ToString());
+    close_status_ = persisted;
     return close_status_;
   }
 
@@ -324,13 +362,15 @@ class RocksDbBackend final : public StoreBackend {
   // Guards db_'s lifetime: close() resets it while stats() may be reading.
   mutable SharedMutex db_mutex_;
   std::unique_ptr<rocksdb::DB> db_;
+  const std::unique_ptr<LeaseJournal> journal_;
+  const std::function<int64_t()> now_ms_;
   const std::chrono::milliseconds op_timeout_;
   // Operations past their deadline that the store has not answered yet.
   const std::shared_ptr<std::atomic<int64_t>> overdue_ = std::make_shared<std::atomic<int64_t>>(0);
   WriterCounters counters_;
   OpQueue queue_;
-  DurableView durable_;
-  RocksDbWriter writer_;  // used by writer_thread_ only
+  LeaseTable leases_;
+  RocksDbWriter writer_;  // used by writer_thread_ only, then by close()
   std::atomic<bool> open_{true};
 
   Mutex close_mutex_;
@@ -339,6 +379,57 @@ class RocksDbBackend final : public StoreBackend {
 
   std::thread writer_thread_;  // last: starts once everything above exists
 };
+
+std::optional<StatusOr<BeginResult>> RocksDbDedupStore::beginNow(const BeginRequest& request) {
+  if (failure_.failed()) return StatusOr<BeginResult>(failure_.status());
+  const Now now{now_ms_(), std::chrono::steady_clock::now()};
+  // A read that would touch the disk leaves the begin to the store thread.
+  return leases_.begin(request, now,
+                       [this](const StoreKey& key) { return backend_.readCached(key); });
+}
+
+// What the journal says earlier processes left in flight becomes lease
+// records (unless the database already knows better), synced; then the
+// journal's files go.
+Status recoverJournaledLeases(rocksdb::DB& db, LeaseJournal& journal,
+                              const std::vector<JournaledLease>& left, int64_t now_ms) {
+  rocksdb::WriteBatch writes;
+  for (const JournaledLease& lease : left) {
+    std::optional<RecordRead> stored = readRecord(db, lease.key, /*cached_only=*/false);
+    if (!stored->ok()) return stored->status();
+    uint32_t known = 0;  // the attempts the database already counts
+    if (const std::optional<StoredRecord>& record = stored->value()) {
+      if (const auto* leased = std::get_if<LeaseRecord>(&*record)) {
+        known = leased->attempt;
+      } else if (const auto* committed = std::get_if<CommittedRecord>(&*record);
+                 committed != nullptr && committed->expires_at_ms > now_ms) {
+        continue;  // the lease ended in this commit (nothing is granted over a live one)
+      } else if (const auto* released = std::get_if<ReleasedRecord>(&*record);
+                 released != nullptr && released->expires_at_ms > now_ms) {
+        known = released->attempt;
+      }
+    }
+    if (lease.attempt <= known) continue;
+    LeaseRecord record;
+    record.attempt = lease.attempt;
+    record.created_ms = lease.created_ms;
+    writes.Put(rocksdb::Slice(lease.key.bytes().data(), lease.key.bytes().size()),
+               encodeRecord(record));
+  }
+  if (writes.Count() != 0) {
+    rocksdb::WriteOptions options;
+    options.sync = true;
+    const rocksdb::Status s = db.Write(options, &writes);
+    if (!s.ok()) return Status::IOError("rocksdb write: " + s.ToString());
+  }
+  if (!left.empty()) {
+    LOG_WARN(
+        "leases left by a process that stopped mid-flight: their keys' next deliveries "
+        "are marked as repeats",
+        {"leases", std::to_string(left.size())});
+  }
+  return journal.dropRecovered();
+}
 
 }  // namespace
 
@@ -359,14 +450,23 @@ StatusOr<StoreBackendPtr> openRocksDbStore(const RocksDbOptions& options) {
       options.path, failure);
   std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(wal_files);
   db_options.env = env.get();
-  rocksdb::DB* db = nullptr;
-  const rocksdb::Status s = rocksdb::DB::Open(db_options, options.path, &db);
+  rocksdb::DB* raw_db = nullptr;
+  const rocksdb::Status s = rocksdb::DB::Open(db_options, options.path, &raw_db);
   if (!s.ok()) {
     return Status::IOError("rocksdb store: cannot open " + options.path + ": " + s.ToString());
   }
+  std::unique_ptr<rocksdb::DB> db(raw_db);
+  std::vector<JournaledLease> left;
+  StatusOr<std::unique_ptr<LeaseJournal>> journal =
+      LeaseJournal::open(wal_files, options.path + "/leases", *failure, &left);
+  if (!journal.ok()) return journal.status();
+  if (Status recovered = recoverJournaledLeases(*db, **journal, left, now_ms()); !recovered.ok()) {
+    return Status::IOError("rocksdb store: cannot recover the lease journal in " + options.path +
+                           ": " + recovered.message());
+  }
   return StoreBackendPtr(std::make_unique<RocksDbBackend>(
       options, std::move(filter), std::move(failure), std::move(wal_files), std::move(env),
-      std::unique_ptr<rocksdb::DB>(db), std::move(now_ms)));
+      std::move(db), std::move(*journal), std::move(now_ms)));
 }
 
 Status compactRocksDbStore(StoreBackend& backend) {

@@ -1,10 +1,13 @@
 // The embedded store: key state in a local RocksDB database.
 //
-// One store thread owns every key's state (an in-memory lease table in front
-// of RocksDB); workers' DedupStores queue operations to it and get results
-// posted back to their loops. Lease grants are written without fsync (they
-// survive a process crash through the WAL); commits are group-committed, one
-// fsync per batch, and acknowledged only once durable. See rocksdb_writer.h.
+// Leases live in a striped in-memory table (lease_table.h) that workers
+// share: a worker decides a begin on its own thread, reading RocksDB only
+// from memory, and records a grant in the lease journal (lease_journal.h: one
+// unsynced append, which survives a process crash) instead of writing it
+// through the LSM. Commits and releases go to one store thread, the only
+// writer: commits are group-committed, one fsync per batch, and acknowledged
+// (and replayed to anyone) only once durable. See rocksdb_writer.h. Begins
+// that would read the disk go to the store thread too.
 //
 // Expired committed keys are invisible at once and removed from disk by a
 // compaction filter as RocksDB compacts (never by a scan).

@@ -4,102 +4,90 @@
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
-#include <cstring>
 #include <type_traits>
 
 #include "common/log.h"
-#include "common/mutex.h"
+#include "dedup_store/wal_files.h"
 
 namespace dedup {
 namespace {
 
-// A lease whose deadline passed this long ago was abandoned by its holder;
-// forgetting it only means the next begin finds it on disk and takes it over.
+// A lease whose deadline passed this long ago was abandoned by its holder
+// (e.g. held on after an app timeout); it leaves memory as a lease record,
+// so the next begin still counts its attempt.
 constexpr auto kAbandonedLeaseAge = std::chrono::hours(1);
 constexpr auto kSweepInterval = std::chrono::minutes(1);
 
-rocksdb::Slice toSlice(std::string_view s) { return {s.data(), s.size()}; }
+rocksdb::Slice toSlice(std::string_view bytes) { return {bytes.data(), bytes.size()}; }
+
+KeyState stateOf(const HeldLease& held, const Now& now) {
+  KeyState state;
+  state.kind = KeyState::Kind::kInFlight;
+  state.attempt = held.lease.attempt;
+  state.lease_left = std::max(
+      std::chrono::milliseconds(0),
+      std::chrono::duration_cast<std::chrono::milliseconds>(held.lease.deadline - now.steady));
+  return state;
+}
+
+KeyState stateOf(const std::optional<StoredRecord>& stored, const Now& now) {
+  KeyState state;
+  if (!stored) return state;
+  if (const auto* lease = std::get_if<LeaseRecord>(&*stored)) {
+    state.kind = KeyState::Kind::kInFlight;  // left by a process that died
+    state.attempt = lease->attempt;
+  } else if (const auto* committed = std::get_if<CommittedRecord>(&*stored);
+             committed != nullptr && committed->expires_at_ms > now.wall_ms) {
+    state.kind = KeyState::Kind::kCommitted;
+    state.attempt = committed->attempt;
+    state.expires_at_ms = committed->expires_at_ms;
+    state.status = committed->response.status;
+  } else if (const auto* released = std::get_if<ReleasedRecord>(&*stored);
+             released != nullptr && released->expires_at_ms > now.wall_ms) {
+    state.kind = KeyState::Kind::kReleased;
+    state.attempt = released->attempt;
+    state.expires_at_ms = released->expires_at_ms;
+  }
+  return state;
+}
 
 }  // namespace
 
-size_t StoreKeyHash::operator()(const StoreKey& key) const {
-  // Keys are already uniform (a SHA-256 prefix): any 8 bytes of it will do.
-  size_t h;
-  std::memcpy(&h, key.digest.data(), sizeof(h));
-  return h;
+std::optional<RecordRead> readRecord(rocksdb::DB& db, const StoreKey& key, bool cached_only) {
+  rocksdb::ReadOptions options;
+  if (cached_only) options.read_tier = rocksdb::kBlockCacheTier;
+  rocksdb::PinnableSlice value;
+  const rocksdb::Status s = db.Get(options, db.DefaultColumnFamily(), toSlice(key.bytes()), &value);
+  if (s.IsNotFound()) return RecordRead(std::optional<StoredRecord>());
+  if (cached_only && s.IsIncomplete()) return std::nullopt;
+  if (!s.ok()) return RecordRead(Status::IOError("rocksdb read: " + s.ToString()));
+  StatusOr<StoredRecord> record = decodeRecord(std::string_view(value.data(), value.size()));
+  if (!record.ok()) {
+    return RecordRead(Status::Corruption("key " + key.hex() + ": " + record.status().message()));
+  }
+  return RecordRead(std::optional<StoredRecord>(std::move(*record)));
 }
 
-// Pending writes of one batch, by key: what later ops of the batch see in
-// front of the database, and the one WriteBatch (one WAL write) that will
-// make it real. The group says when an op that saw a key's pending write may
-// report: after the write (leases) or after the sync that follows it
-// (commits); a key once in the synced group stays there.
-class RocksDbWriter::Batch {
- public:
-  struct Pending {
-    std::optional<StoredRecord> record;  // nullopt: deleted
-    Group group = Group::kNone;
-  };
-
-  const Pending* find(const StoreKey& key) const {
-    auto it = pending_.find(key);
-    return it == pending_.end() ? nullptr : &it->second;
-  }
-  Group groupOf(const StoreKey& key) const {
-    const Pending* p = find(key);
-    return p == nullptr ? Group::kNone : p->group;
-  }
-
-  Group put(const StoreKey& key, StoredRecord record, Group at_least) {
-    Pending& p = pending_[key];
-    p.group = std::max(p.group, at_least);
-    writes_.Put(toSlice(key.bytes()), encodeRecord(record));
-    p.record = std::move(record);
-    return p.group;
-  }
-  Group erase(const StoreKey& key, Group at_least) {
-    Pending& p = pending_[key];
-    p.group = std::max(p.group, at_least);
-    writes_.Delete(toSlice(key.bytes()));
-    p.record.reset();
-    return p.group;
-  }
-
-  rocksdb::WriteBatch& writes() { return writes_; }
-  template <typename Fn>
-  void forEachKeyIn(Group group, Fn fn) const {
-    for (const auto& [key, pending] : pending_) {
-      if (pending.group == group) fn(key);
-    }
-  }
-  template <typename Fn>
-  void forEachKey(Fn fn) const {
-    for (const auto& entry : pending_) fn(entry.first);
-  }
-
-  uint64_t commits = 0;  // commits in the synced group
-
- private:
-  std::unordered_map<StoreKey, Pending, StoreKeyHash> pending_;
-  rocksdb::WriteBatch writes_;
-};
-
-struct RocksDbWriter::Decided {
-  StoreOp* op;  // null once completed or failed
+// An op (or a sweep, op == null) whose record is in this batch's writes; its
+// lease is dropped and its result posted once they are durable.
+struct RocksDbWriter::Settled {
+  StoreOp* op;
+  StoreKey key;
+  LeaseToken token;
   OpResult result;
-  Group depends;
-  // Read a write of an earlier batch that is not synced yet: reported only
-  // after a sync, whatever it depends on in this batch.
-  bool waits_sync = false;
 };
 
-RocksDbWriter::RocksDbWriter(rocksdb::DB& db, WalFiles& wal_files, std::function<int64_t()> now_ms,
-                             WriterCounters& counters, DurableView& durable, StoreFailure& failure)
+RocksDbWriter::RocksDbWriter(rocksdb::DB& db, WalFiles& wal_files, LeaseTable& leases,
+                             LeaseJournal& journal, std::function<int64_t()> now_ms,
+                             WriterCounters& counters, StoreFailure& failure)
     : db_(db),
+      wal_files_(wal_files),
+      leases_(leases),
+      journal_(journal),
       now_ms_(std::move(now_ms)),
+      counters_(counters),
       failure_(failure),
-      last_sweep_(std::chrono::steady_clock::now()),
-      syncer_(db, wal_files, counters, durable, failure, wal_write_mutex_) {}
+      last_sweep_(std::chrono::steady_clock::now()) {}
 
 void RocksDbWriter::process(std::vector<StoreOp>& ops) {
   if (failure_.failed()) {
@@ -110,224 +98,138 @@ void RocksDbWriter::process(std::vector<StoreOp>& ops) {
     return;
   }
   const Now now{now_ms_(), std::chrono::steady_clock::now()};
-  Batch batch;
-  std::vector<Decided> decided;
-  decided.reserve(ops.size());
-  if (!unsynced_.empty()) {
-    const uint64_t synced = syncer_.syncedEpoch();
-    std::erase_if(unsynced_, [synced](const auto& entry) { return entry.second <= synced; });
-  }
-  for (StoreOp& op : ops) {
-    decided.push_back(evaluate(op, now, batch));
-    // It saw a write of an earlier batch that is not durable yet: the sync
-    // this batch asks for covers that write too.
-    decided.back().waits_sync = !unsynced_.empty() && unsynced_.count(op.key()) != 0;
-  }
+  rocksdb::WriteBatch writes;
+  std::vector<Settled> settled;
+  bool needs_sync = false;
+  for (StoreOp& op : ops) settle(op, now, writes, settled, needs_sync);
+  sweepAbandoned(now, writes, settled);
 
-  for (Decided& d : decided) {
-    if (d.depends == Group::kNone && !d.waits_sync) complete(d);
-  }
-  // One WAL write for lease and commit records, never synced here: begins
-  // report after it, never waiting for other keys' fsync; commits (and what
-  // read them) wait for the syncer.
-  const Status written = write(batch);
-  for (Decided& d : decided) {
-    if (d.op == nullptr) continue;
-    if (!written.ok()) {
-      d.op->fail(written);
-      d.op = nullptr;
-    } else if (d.depends == Group::kLeases && !d.waits_sync) {
-      complete(d);
+  const Status written = write(writes, needs_sync);
+  if (!written.ok()) {
+    // Everything not answered yet fails with it (a forget may have been).
+    for (Settled& s : settled) {
+      if (s.op != nullptr) s.op->fail(written);
     }
-  }
-  if (written.ok()) handToSyncer(batch, decided);
-  dropAbandonedLeases(now.steady);
-}
-
-RocksDbWriter::Decided RocksDbWriter::evaluate(StoreOp& op, const Now& now, Batch& batch) {
-  return std::visit(
-      [&](auto& o) -> Decided {
-        using Op = std::decay_t<decltype(o)>;
-        if constexpr (std::is_same_v<Op, BeginOp>) {
-          return evaluateBegin(op, o, now, batch);
-        } else if constexpr (std::is_same_v<Op, CommitOp>) {
-          return evaluateCommit(op, o, now, batch);
-        } else if constexpr (std::is_same_v<Op, ReleaseOp>) {
-          return evaluateRelease(op, o, now, batch);
-        } else if constexpr (std::is_same_v<Op, InspectOp>) {
-          return evaluateInspect(op, o, now, batch);
-        } else {
-          return evaluateForget(op, o, now, batch);
-        }
-      },
-      op.op);
-}
-
-RocksDbWriter::Decided RocksDbWriter::evaluateBegin(StoreOp& op, BeginOp& begin, const Now& now,
-                                                    Batch& batch) {
-  const StoreKey& key = begin.request.key;
-  // Whatever this op saw of the batch's pending writes, it must not report
-  // before they are written.
-  Group depends = batch.groupOf(key);
-  auto lease = leases_.find(key);
-  std::optional<StoredRecord> stored;
-  if (lease == leases_.end()) {
-    if (const Batch::Pending* pending = batch.find(key)) {
-      stored = pending->record;
-    } else {
-      StatusOr<std::optional<StoredRecord>> read_result = read(key);
-      if (!read_result.ok()) return {&op, StatusOr<BeginResult>(read_result.status()), depends};
-      stored = std::move(*read_result);
+    for (StoreOp& op : ops) {
+      if (std::holds_alternative<BeginOp>(op.op) || std::holds_alternative<InspectOp>(op.op)) {
+        op.fail(written);
+      }
     }
+    return;
   }
-  BeginDecision decision =
-      decideBegin(begin.request, lease == leases_.end() ? nullptr : &lease->second,
-                  stored ? &*stored : nullptr, now, tokens_);
-  if (decision.granted) {
-    leases_[key] = *decision.granted;
-    depends = batch.put(key, toRecord(*decision.granted, now.wall_ms), Group::kLeases);
+  uint64_t commits = 0;
+  for (const Settled& s : settled) {
+    commits += s.op != nullptr && std::holds_alternative<CommitOp>(s.op->op);
   }
-  return {&op, StatusOr<BeginResult>(std::move(decision.result)), depends};
+  counters_.commits.fetch_add(commits, std::memory_order_relaxed);  // before anyone hears of them
+  for (Settled& s : settled) {
+    leases_.finishSettling(s.key, s.token);
+    if (s.op != nullptr) s.op->complete(std::move(s.result));
+  }
+  // Decided after the writes and the sync, on the clock as it is now.
+  const Now later{now_ms_(), std::chrono::steady_clock::now()};
+  for (StoreOp& op : ops) decide(op, later);
 }
 
-RocksDbWriter::Decided RocksDbWriter::evaluateCommit(StoreOp& op, CommitOp& commit, const Now& now,
-                                                     Batch& batch) {
-  Group depends = batch.groupOf(commit.key);
-  auto lease = leases_.find(commit.key);
-  CommitDecision decision =
-      decideCommit(lease == leases_.end() ? nullptr : &lease->second, commit.token,
-                   std::move(commit.response), commit.ttl, now.wall_ms);
-  if (decision.record) {
-    leases_.erase(lease);
-    depends = batch.put(commit.key, std::move(*decision.record), Group::kCommits);
-    ++batch.commits;
-  } else {
-    LOG_DEBUG("commit lost its lease", {"key", commit.key.hex()});
-  }
-  return {&op, StatusOr<CommitOutcome>(decision.outcome), depends};
-}
-
-RocksDbWriter::Decided RocksDbWriter::evaluateRelease(StoreOp& op, ReleaseOp& release,
-                                                      const Now& now, Batch& batch) {
-  Group depends = batch.groupOf(release.key);
-  auto lease = leases_.find(release.key);
-  std::optional<ReleasedRecord> released = decideRelease(
-      lease == leases_.end() ? nullptr : &lease->second, release.token, release.ttl, now.wall_ms);
-  if (released) {
-    leases_.erase(lease);
-    // Like a lease grant: written without sync, it survives a process crash.
-    depends = batch.put(release.key, *released, Group::kLeases);
-  }
-  return {&op, Status::OK(), depends};
-}
-
-StatusOr<std::optional<StoredRecord>> RocksDbWriter::lookup(const StoreKey& key, Batch& batch) {
-  if (const Batch::Pending* pending = batch.find(key)) return pending->record;
-  return read(key);
-}
-
-RocksDbWriter::Decided RocksDbWriter::evaluateInspect(StoreOp& op, InspectOp& inspect,
-                                                      const Now& now, Batch& batch) {
-  const Group depends = batch.groupOf(inspect.key);
-  KeyState state;
-  if (auto lease = leases_.find(inspect.key); lease != leases_.end()) {
-    state.kind = KeyState::Kind::kInFlight;
-    state.attempt = lease->second.attempt;
-    state.lease_left = std::max(
-        std::chrono::milliseconds(0),
-        std::chrono::duration_cast<std::chrono::milliseconds>(lease->second.deadline - now.steady));
-    return {&op, StatusOr<KeyState>(state), depends};
-  }
-  StatusOr<std::optional<StoredRecord>> stored = lookup(inspect.key, batch);
-  if (!stored.ok()) return {&op, StatusOr<KeyState>(stored.status()), depends};
-  if (*stored) {
-    if (const auto* lease = std::get_if<LeaseRecord>(&**stored)) {
-      state.kind = KeyState::Kind::kInFlight;  // left by a process that died
-      state.attempt = lease->attempt;
-    } else if (const auto* committed = std::get_if<CommittedRecord>(&**stored);
-               committed != nullptr && committed->expires_at_ms > now.wall_ms) {
-      state.kind = KeyState::Kind::kCommitted;
-      state.attempt = committed->attempt;
-      state.expires_at_ms = committed->expires_at_ms;
-      state.status = committed->response.status;
-    } else if (const auto* released = std::get_if<ReleasedRecord>(&**stored);
-               released != nullptr && released->expires_at_ms > now.wall_ms) {
-      state.kind = KeyState::Kind::kReleased;
-      state.attempt = released->attempt;
-      state.expires_at_ms = released->expires_at_ms;
+void RocksDbWriter::settle(StoreOp& op, const Now& now, rocksdb::WriteBatch& writes,
+                           std::vector<Settled>& settled, bool& needs_sync) {
+  if (auto* commit = std::get_if<CommitOp>(&op.op)) {
+    CommitDecision decision = decideCommit(&commit->lease, commit->token,
+                                           std::move(commit->response), commit->ttl, now.wall_ms);
+    writes.Put(toSlice(commit->key.bytes()), encodeRecord(*decision.record));
+    settled.push_back({&op, commit->key, commit->token, StatusOr<CommitOutcome>(decision.outcome)});
+    needs_sync = true;
+  } else if (auto* release = std::get_if<ReleaseOp>(&op.op)) {
+    const std::optional<ReleasedRecord> released =
+        decideRelease(&release->lease, release->token, release->ttl, now.wall_ms);
+    // Like a lease's crash record: written without a sync of its own.
+    writes.Put(toSlice(release->key.bytes()), encodeRecord(*released));
+    settled.push_back({&op, release->key, release->token, Status::OK()});
+  } else if (auto* forget = std::get_if<ForgetOp>(&op.op)) {
+    if (!leases_.holdForForget(forget->key)) {
+      op.complete(StatusOr<ForgetOutcome>(ForgetOutcome::kInFlight));
+      return;
     }
+    std::optional<RecordRead> stored = readRecord(db_, forget->key, /*cached_only=*/false);
+    const auto* committed =
+        stored->ok() && stored->value() ? std::get_if<CommittedRecord>(&*stored->value()) : nullptr;
+    if (!stored->ok() || committed == nullptr || committed->expires_at_ms <= now.wall_ms) {
+      leases_.finishSettling(forget->key, 0);
+      op.complete(stored->ok() ? StatusOr<ForgetOutcome>(ForgetOutcome::kAbsent)
+                               : StatusOr<ForgetOutcome>(stored->status()));
+      return;
+    }
+    // Synced like a commit: a forgotten key must not come back after a crash.
+    writes.Delete(toSlice(forget->key.bytes()));
+    settled.push_back({&op, forget->key, 0, StatusOr<ForgetOutcome>(ForgetOutcome::kForgotten)});
+    needs_sync = true;
   }
-  return {&op, StatusOr<KeyState>(state), depends};
 }
 
-RocksDbWriter::Decided RocksDbWriter::evaluateForget(StoreOp& op, ForgetOp& forget, const Now& now,
-                                                     Batch& batch) {
-  Group depends = batch.groupOf(forget.key);
-  if (leases_.count(forget.key) != 0) {
-    return {&op, StatusOr<ForgetOutcome>(ForgetOutcome::kInFlight), depends};
+void RocksDbWriter::decide(StoreOp& op, const Now& now) {
+  if (auto* begin = std::get_if<BeginOp>(&op.op)) {
+    const StoreKey& key = begin->request.key;
+    // Warm the cache first, so the read under the key's lock finds it there
+    // and workers hashing to that lock do not wait for the disk.
+    (void)readRecord(db_, key, /*cached_only=*/false);
+    std::optional<StatusOr<BeginResult>> result = leases_.begin(
+        begin->request, now, [this](const StoreKey& k) { return readRecord(db_, k, false); });
+    op.complete(std::move(*result));
+  } else if (auto* inspect = std::get_if<InspectOp>(&op.op)) {
+    if (std::optional<HeldLease> held = leases_.find(inspect->key)) {
+      op.complete(StatusOr<KeyState>(stateOf(*held, now)));
+      return;
+    }
+    std::optional<RecordRead> stored = readRecord(db_, inspect->key, /*cached_only=*/false);
+    op.complete(stored->ok() ? StatusOr<KeyState>(stateOf(stored->value(), now))
+                             : StatusOr<KeyState>(stored->status()));
   }
-  StatusOr<std::optional<StoredRecord>> stored = lookup(forget.key, batch);
-  if (!stored.ok()) return {&op, StatusOr<ForgetOutcome>(stored.status()), depends};
-  const auto* committed = *stored ? std::get_if<CommittedRecord>(&**stored) : nullptr;
-  if (committed == nullptr || committed->expires_at_ms <= now.wall_ms) {
-    return {&op, StatusOr<ForgetOutcome>(ForgetOutcome::kAbsent), depends};
-  }
-  // Synced like a commit: a forgotten key must not come back after a crash.
-  depends = batch.erase(forget.key, Group::kCommits);
-  return {&op, StatusOr<ForgetOutcome>(ForgetOutcome::kForgotten), depends};
 }
 
-StatusOr<std::optional<StoredRecord>> RocksDbWriter::read(const StoreKey& key) {
-  rocksdb::PinnableSlice value;
-  const rocksdb::Status s =
-      db_.Get(rocksdb::ReadOptions(), db_.DefaultColumnFamily(), toSlice(key.bytes()), &value);
-  if (s.IsNotFound()) return std::optional<StoredRecord>();
-  if (!s.ok()) return Status::IOError("rocksdb read: " + s.ToString());
-  StatusOr<StoredRecord> record = decodeRecord(std::string_view(value.data(), value.size()));
-  if (!record.ok()) {
-    return Status::Corruption("key " + key.hex() + ": " + record.status().message());
+void RocksDbWriter::sweepAbandoned(const Now& now, rocksdb::WriteBatch& writes,
+                                   std::vector<Settled>& settled) {
+  if (now.steady - last_sweep_ < kSweepInterval) return;
+  last_sweep_ = now.steady;
+  for (auto& [key, lease] : leases_.takeAbandoned(now.steady, kAbandonedLeaseAge)) {
+    writes.Put(toSlice(key.bytes()), encodeRecord(toRecord(lease, lease.created_ms)));
+    settled.push_back({nullptr, key, lease.token, Status::OK()});
   }
-  return std::optional<StoredRecord>(std::move(*record));
 }
 
-void RocksDbWriter::complete(Decided& decided) {
-  decided.op->complete(std::move(decided.result));
-  decided.op = nullptr;
-}
-
-Status RocksDbWriter::write(Batch& batch) {
-  rocksdb::WriteBatch& writes = batch.writes();
+Status RocksDbWriter::write(rocksdb::WriteBatch& writes, bool sync) {
   if (writes.Count() == 0) return Status::OK();
-  MutexLock lock(wal_write_mutex_);
+  // A background error (a failed flush) may have come meanwhile.
+  if (failure_.failed()) return failure_.status();
   const rocksdb::Status s = db_.Write(rocksdb::WriteOptions(), &writes);
-  if (s.ok()) return Status::OK();
-  LOG_ERROR("dedup store write failed: the store stops for good", {"error", s.ToString()});
-  batch.forEachKey([this](const StoreKey& key) { leases_.erase(key); });
-  const Status status = Status::IOError("rocksdb write: " + s.ToString());
-  failure_.fail(status);
-  return status;
-}
-
-void RocksDbWriter::handToSyncer(Batch& batch, std::vector<Decided>& decided) {
-  // Whatever is left waits for a sync.
-  SyncTicket ticket;
-  for (Decided& d : decided) {
-    if (d.op == nullptr) continue;
-    ticket.results.emplace_back(std::move(*d.op), std::move(d.result));
-    d.op = nullptr;
+  if (!s.ok()) {
+    LOG_ERROR("dedup store write failed: the store stops for good", {"error", s.ToString()});
+    const Status status = Status::IOError("rocksdb write: " + s.ToString());
+    failure_.fail(status);
+    return status;
   }
-  if (ticket.results.empty()) return;
-  ticket.epoch = ++next_epoch_;
-  ticket.commits = batch.commits;
-  batch.forEachKeyIn(Group::kCommits, [&](const StoreKey& key) { unsynced_[key] = ticket.epoch; });
-  syncer_.submit(std::move(ticket));
+  if (!sync) return Status::OK();
+  const Status synced = wal_files_.sync();
+  if (!synced.ok()) {
+    LOG_ERROR("dedup store sync failed: the store stops for good", {"error", synced.ToString()});
+    failure_.fail(synced);
+    return synced;
+  }
+  counters_.syncs.fetch_add(1, std::memory_order_relaxed);
+  // The journal rides along with the WAL's syncs (at most every so often),
+  // never costs one of its own; before any result of this batch is posted.
+  return journal_.syncIfDue(std::chrono::steady_clock::now());
 }
 
-void RocksDbWriter::dropAbandonedLeases(std::chrono::steady_clock::time_point now) {
-  if (now - last_sweep_ < kSweepInterval) return;
-  last_sweep_ = now;
-  std::erase_if(
-      leases_, [&](const auto& entry) { return entry.second.deadline + kAbandonedLeaseAge < now; });
+Status RocksDbWriter::persistLeases() {
+  if (failure_.failed()) return failure_.status();
+  rocksdb::WriteBatch writes;
+  for (const auto& [key, lease] : leases_.unsettled()) {
+    writes.Put(toSlice(key.bytes()), encodeRecord(toRecord(lease, lease.created_ms)));
+  }
+  if (writes.Count() != 0) {
+    if (Status written = write(writes, /*sync=*/true); !written.ok()) return written;
+  }
+  return journal_.dropAll();
 }
 
 }  // namespace dedup

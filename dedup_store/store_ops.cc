@@ -89,7 +89,7 @@ void StoreOp::fail(const Status& status) {
       op);
 }
 
-void OpQueue::push(StoreOp op) {
+bool OpQueue::push(StoreOp op) {
   bool closed;
   bool full = false;
   bool was_empty = false;
@@ -104,15 +104,20 @@ void OpQueue::push(StoreOp op) {
   }
   if (closed) {
     op.fail(Status::Unavailable("store closed"));
-  } else if (full) {
+    return false;
+  }
+  if (full) {
     refused_.fetch_add(1, std::memory_order_relaxed);
     op.fail(Status::Unavailable("dedup store queue full (" + std::to_string(capacity_) +
                                 " operations waiting)"));
-  } else if (was_empty) {
+    return false;
+  }
+  if (was_empty) {
     // The store thread only waits on an empty queue. Notified after the
     // unlock, so it does not wake only to block on the mutex still held here.
     ops_ready_.notify_one();
   }
+  return true;
 }
 
 std::vector<StoreOp> OpQueue::takeBatch(size_t max_ops) {

@@ -20,6 +20,7 @@
 #include "common/mutex.h"
 #include "common/status.h"
 #include "dedup_store/dedup_store.h"
+#include "dedup_store/rocksdb_record.h"
 
 namespace dedup {
 
@@ -43,18 +44,22 @@ struct BeginOp {
   BeginRequest request;
   BeginCallback done;
 };
+// A commit or release reaches the store thread with its lease already
+// settling (lease_table.h): `lease` is what the worker found under `token`.
 struct CommitOp {
   StoreKey key;
   LeaseToken token = 0;
   StoredResponse response;
   std::chrono::milliseconds ttl{0};
   CommitCallback done;
+  LeaseEntry lease{};
 };
 struct ReleaseOp {
   StoreKey key;
   LeaseToken token = 0;
   std::chrono::milliseconds ttl{0};
   ReleaseCallback done;
+  LeaseEntry lease{};
 };
 
 struct InspectOp {
@@ -86,9 +91,10 @@ struct StoreOp {
 class OpQueue {
  public:
   explicit OpQueue(size_t capacity) : capacity_(capacity) {}
-  // Queues `op`, or fails it with Unavailable: "store closed" after close(),
-  // "store queue full" when `capacity` ops are waiting already (counted).
-  void push(StoreOp op);
+  // Queues `op` (true), or fails it with Unavailable (false): "store closed"
+  // after close(), "store queue full" when `capacity` ops are waiting already
+  // (counted).
+  bool push(StoreOp op);
   // Ops refused because the queue was full.
   uint64_t refused() const { return refused_.load(std::memory_order_relaxed); }
   // Blocks until something is queued; takes up to `max_ops` in push order.

@@ -105,10 +105,10 @@ void Delivery::start() {
 void Delivery::askStore() {
   begin_pending_ = true;
   const Clock::time_point started = Clock::now();
-  // A durable commit is replayed on this thread, without a store round trip.
-  if (std::optional<BeginResult> replay = context_.store.replayNow(begin_)) {
+  // Most begins are decided on this thread, without a store round trip.
+  if (std::optional<StatusOr<BeginResult>> decided = context_.store.beginNow(begin_)) {
     context_.store_metrics.observe(StoreOp::kBegin, secondsSince(started));
-    onBegin(std::move(*replay));
+    onBegin(std::move(*decided));
     return;
   }
   context_.store.begin(begin_, [self = shared_from_this(), started](StatusOr<BeginResult> result) {

@@ -1,12 +1,14 @@
-// DedupStore::replayNow() on the RocksDB store: a worker answers a replay
-// from durable state on its own thread, and anything it cannot be sure of
-// (absent, in flight, expired, another payload, forgotten) is left to begin().
+// DedupStore::beginNow() on the RocksDB store: a worker decides a begin on
+// its own thread (new key, replay, in flight, mismatch, takeover) from the
+// lease table and what RocksDB holds in memory, and leaves to begin() only
+// what would need the disk.
 #include <gtest/gtest.h>
 
 #include <future>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "dedup_store/rocksdb_store.h"
@@ -20,12 +22,20 @@ using testing::await;
 using testing::beginRequest;
 using testing::fingerprintOf;
 
-class RocksDbReplayNowTest : public testing::RocksDbStoreFixture {
+class RocksDbBeginNowTest : public testing::RocksDbStoreFixture {
  protected:
-  std::optional<BeginResult> replayNow(const BeginRequest& request) {
-    std::optional<BeginResult> result;
-    worker->run([&](std::unique_ptr<DedupStore>& store) { result = store->replayNow(request); });
+  std::optional<StatusOr<BeginResult>> beginNow(const BeginRequest& request) {
+    std::optional<StatusOr<BeginResult>> result;
+    worker->run([&](std::unique_ptr<DedupStore>& store) { result = store->beginNow(request); });
     return result;
+  }
+  // beginNow() that must decide: the outcome, or a failure of the test.
+  BeginResult decidedNow(const BeginRequest& request) {
+    std::optional<StatusOr<BeginResult>> result = beginNow(request);
+    EXPECT_TRUE(result.has_value()) << "left to begin()";
+    if (!result.has_value()) return {};
+    EXPECT_TRUE(result->ok()) << result->status().ToString();
+    return result->ok() ? **result : BeginResult{};
   }
   // Begins and commits `request`'s key; returns once the commit is durable.
   void commitKey(const BeginRequest& request, const StoredResponse& response,
@@ -40,48 +50,66 @@ class RocksDbReplayNowTest : public testing::RocksDbStoreFixture {
   }
 };
 
-TEST_F(RocksDbReplayNowTest, AnswersADurableCommitAtOnce) {
+TEST_F(RocksDbBeginNowTest, DecidesANewKeyHoldsItsLeaseAndReplaysItsCommit) {
   const BeginRequest request = beginRequest("k", milliseconds(30000), fingerprintOf(1));
-  EXPECT_FALSE(replayNow(request).has_value()) << "absent";
-
-  StatusOr<BeginResult> begun = await(worker->begin(request));
-  ASSERT_TRUE(begun.ok());
-  EXPECT_FALSE(replayNow(request).has_value()) << "in flight: only begin() decides";
+  const BeginResult begun = decidedNow(request);
+  ASSERT_EQ(begun.outcome, BeginResult::Outcome::kNew);
+  EXPECT_EQ(begun.attempt, 1u);
+  EXPECT_EQ(decidedNow(request).outcome, BeginResult::Outcome::kInFlight);
+  StatusOr<BeginResult> queued = await(worker->begin(request));
+  ASSERT_TRUE(queued.ok());
+  EXPECT_EQ(queued->outcome, BeginResult::Outcome::kInFlight) << "the store thread sees it too";
 
   const StoredResponse response{201, "application/json", "{\"id\":7}"};
   StatusOr<CommitOutcome> committed =
-      await(worker->commit(request.key, begun->token, response, std::chrono::hours(1)));
+      await(worker->commit(request.key, begun.token, response, std::chrono::hours(1)));
   ASSERT_TRUE(committed.ok());
-  // The commit's callback ran, so the sync that made it durable published it.
-  const std::optional<BeginResult> replay = replayNow(request);
-  ASSERT_TRUE(replay.has_value());
-  EXPECT_EQ(replay->outcome, BeginResult::Outcome::kCommitted);
-  EXPECT_EQ(replay->attempt, 1u);
-  ASSERT_TRUE(replay->response.has_value());
-  EXPECT_EQ(*replay->response, response);
+  ASSERT_EQ(*committed, CommitOutcome::kCommitted);
+  const BeginResult replay = decidedNow(request);
+  EXPECT_EQ(replay.outcome, BeginResult::Outcome::kCommitted);
+  EXPECT_EQ(replay.attempt, 1u);
+  ASSERT_TRUE(replay.response.has_value());
+  EXPECT_EQ(*replay.response, response);
 }
 
-TEST_F(RocksDbReplayNowTest, LeavesAnotherPayloadAndExpiryToBegin) {
+TEST_F(RocksDbBeginNowTest, ReleaseThenTakeoverCountAttempts) {
+  const BeginRequest request = beginRequest("k", milliseconds(50));
+  const BeginResult first = decidedNow(request);
+  ASSERT_EQ(first.outcome, BeginResult::Outcome::kNew);
+  ASSERT_TRUE(await(worker->release(request.key, first.token, std::chrono::hours(1))).ok());
+  const BeginResult second = decidedNow(request);
+  ASSERT_EQ(second.outcome, BeginResult::Outcome::kNew);
+  EXPECT_EQ(second.attempt, 2u) << "a released key keeps its attempt count";
+
+  std::this_thread::sleep_for(milliseconds(60));  // the lease's own deadline, on the steady clock
+  const BeginResult third = decidedNow(request);
+  ASSERT_EQ(third.outcome, BeginResult::Outcome::kNew) << "an expired lease is taken over";
+  EXPECT_EQ(third.attempt, 3u);
+  StatusOr<CommitOutcome> late =
+      await(worker->commit(request.key, second.token, StoredResponse{}, std::chrono::hours(1)));
+  ASSERT_TRUE(late.ok());
+  EXPECT_EQ(*late, CommitOutcome::kLeaseLost);
+}
+
+TEST_F(RocksDbBeginNowTest, MismatchAndExpiry) {
   const BeginRequest request = beginRequest("k", milliseconds(30000), fingerprintOf(1));
   commitKey(request, StoredResponse{200, "", "ok"}, milliseconds(1000));
-  ASSERT_TRUE(replayNow(request).has_value());
-  EXPECT_TRUE(replayNow(beginRequest("k", milliseconds(30000))).has_value())
+  EXPECT_EQ(decidedNow(beginRequest("k", milliseconds(30000))).outcome,
+            BeginResult::Outcome::kCommitted)
       << "no fingerprint on the request: the key alone decides";
-
-  EXPECT_FALSE(replayNow(beginRequest("k", milliseconds(30000), fingerprintOf(2))).has_value());
-  StatusOr<BeginResult> mismatch =
-      await(worker->begin(beginRequest("k", milliseconds(30000), fingerprintOf(2))));
-  ASSERT_TRUE(mismatch.ok());
-  EXPECT_EQ(mismatch->outcome, BeginResult::Outcome::kMismatch);
+  EXPECT_EQ(decidedNow(beginRequest("k", milliseconds(30000), fingerprintOf(2))).outcome,
+            BeginResult::Outcome::kMismatch);
 
   clock.advance(milliseconds(1000));
-  EXPECT_FALSE(replayNow(request).has_value()) << "expired";
+  const BeginResult fresh = decidedNow(request);
+  EXPECT_EQ(fresh.outcome, BeginResult::Outcome::kNew) << "expired";
+  EXPECT_EQ(fresh.attempt, 1u);
 }
 
-TEST_F(RocksDbReplayNowTest, ForgottenKeyIsNotReplayed) {
+TEST_F(RocksDbBeginNowTest, ForgottenKeyIsNewAgain) {
   const BeginRequest request = beginRequest("k");
   commitKey(request, StoredResponse{200, "", "ok"});
-  ASSERT_TRUE(replayNow(request).has_value());
+  ASSERT_EQ(decidedNow(request).outcome, BeginResult::Outcome::kCommitted);
 
   auto forgotten = std::make_shared<std::promise<StatusOr<ForgetOutcome>>>();
   worker->run([&](std::unique_ptr<DedupStore>& store) {
@@ -91,29 +119,31 @@ TEST_F(RocksDbReplayNowTest, ForgottenKeyIsNotReplayed) {
   StatusOr<ForgetOutcome> outcome = await(forgotten->get_future());
   ASSERT_TRUE(outcome.ok());
   ASSERT_EQ(*outcome, ForgetOutcome::kForgotten);
-  EXPECT_FALSE(replayNow(request).has_value());
+  EXPECT_EQ(decidedNow(request).outcome, BeginResult::Outcome::kNew);
 }
 
-TEST_F(RocksDbReplayNowTest, CommitsFromBeforeARestartAreReplayedAtOnce) {
+TEST_F(RocksDbBeginNowTest, CommitsFromBeforeARestartAreReplayed) {
   const BeginRequest request = beginRequest("k");
   commitKey(request, StoredResponse{202, "text/plain", "queued"});
   close();
   open();
   // The first read may have to go to the disk, which a worker never does:
-  // begin() answers it, and brings the block into memory.
-  StatusOr<BeginResult> first = await(worker->begin(request));
-  ASSERT_TRUE(first.ok());
-  EXPECT_EQ(first->outcome, BeginResult::Outcome::kCommitted);
-  const std::optional<BeginResult> replay = replayNow(request);
-  ASSERT_TRUE(replay.has_value());
-  EXPECT_EQ(replay->response->status, 202);
-  EXPECT_EQ(replay->response->body, "queued");
+  // then begin() answers it, and brings the block into memory.
+  if (!beginNow(request).has_value()) {
+    StatusOr<BeginResult> first = await(worker->begin(request));
+    ASSERT_TRUE(first.ok());
+    EXPECT_EQ(first->outcome, BeginResult::Outcome::kCommitted);
+  }
+  const BeginResult replay = decidedNow(request);
+  ASSERT_EQ(replay.outcome, BeginResult::Outcome::kCommitted);
+  EXPECT_EQ(replay.response->status, 202);
+  EXPECT_EQ(replay.response->body, "queued");
 }
 
 // A begin that finds a commit not yet synced (in its own batch or an earlier
 // one) reports only after that sync: never before the commit's own answer.
 // Many rounds, so that some begins land in the batch after their commit.
-TEST_F(RocksDbReplayNowTest, ReplayOfACommitWaitsForItsSync) {
+TEST_F(RocksDbBeginNowTest, ReplayOfACommitWaitsForItsSync) {
   for (int round = 0; round < 200; ++round) {
     const BeginRequest request = beginRequest("k" + std::to_string(round));
     StatusOr<BeginResult> begun = await(worker->begin(request));
@@ -137,13 +167,15 @@ TEST_F(RocksDbReplayNowTest, ReplayOfACommitWaitsForItsSync) {
   }
 }
 
-TEST_F(RocksDbReplayNowTest, NothingOnceClosed) {
+TEST_F(RocksDbBeginNowTest, NothingOnceClosed) {
   const BeginRequest request = beginRequest("k");
   commitKey(request, StoredResponse{200, "", "ok"});
   std::unique_ptr<DedupStore> store;
   worker->run([&](std::unique_ptr<DedupStore>& s) { store.swap(s); });
   ASSERT_TRUE(backend->close().ok());
-  EXPECT_FALSE(store->replayNow(request).has_value());
+  std::optional<StatusOr<BeginResult>> after = store->beginNow(request);
+  ASSERT_TRUE(after.has_value());
+  EXPECT_FALSE(after->ok()) << "nothing is decided once closed";
   store.reset();
 }
 

@@ -79,10 +79,15 @@ class RocksDbFaultTest : public ::testing::Test {
     ASSERT_TRUE(r.ok()) << r.status().ToString();
     ASSERT_EQ(*r, CommitOutcome::kCommitted);
   }
-  std::optional<BeginResult> replayNow(const BeginRequest& request) {
-    std::optional<BeginResult> result;
-    worker->run([&](std::unique_ptr<DedupStore>& store) { result = store->replayNow(request); });
+  std::optional<StatusOr<BeginResult>> beginNow(const BeginRequest& request) {
+    std::optional<StatusOr<BeginResult>> result;
+    worker->run([&](std::unique_ptr<DedupStore>& store) { result = store->beginNow(request); });
     return result;
+  }
+  bool replayedNow(const BeginRequest& request) {
+    std::optional<StatusOr<BeginResult>> result = beginNow(request);
+    return result.has_value() && result->ok() &&
+           (*result)->outcome == BeginResult::Outcome::kCommitted;
   }
 
   const std::shared_ptr<FaultInjectionFs> fs = std::make_shared<FaultInjectionFs>();
@@ -144,7 +149,7 @@ class FailedSyncTest : public RocksDbFaultTest, public ::testing::WithParamInter
 TEST_P(FailedSyncTest, AcknowledgesNothingAfterItAndFailsForGood) {
   const BeginRequest durable = beginRequest("durable");
   commitOk(durable, StoredResponse{201, "text/plain", "kept"});
-  ASSERT_TRUE(replayNow(durable).has_value());
+  ASSERT_TRUE(replayedNow(durable));
 
   fs->failSyncs(GetParam());
   const BeginRequest doomed = beginRequest("doomed");
@@ -159,7 +164,7 @@ TEST_P(FailedSyncTest, AcknowledgesNothingAfterItAndFailsForGood) {
   EXPECT_FALSE(await(worker->begin(beginRequest("later"))).ok());
   EXPECT_FALSE(await(worker->begin(durable)).ok()) << "no answer from state that may be gone";
   EXPECT_FALSE(await(worker->begin(doomed)).ok());
-  EXPECT_FALSE(replayNow(durable).has_value()) << "no replay after a failed sync";
+  EXPECT_FALSE(replayedNow(durable)) << "no replay after a failed sync";
   EXPECT_FALSE(backend->healthy()) << "unhealthy for good";
   const uint64_t wal_syncs = fs->walSyncs();
   EXPECT_FALSE(shutdown().ok());
@@ -255,6 +260,25 @@ TEST_F(RocksDbFaultTest, HungSyncBecomesATimeoutWithinTheDeadline) {
   const BeginResult after = beginOk(request);
   ASSERT_EQ(after.outcome, Outcome::kCommitted);
   EXPECT_EQ(after.response->body, "late");
+}
+
+TEST_F(RocksDbFaultTest, ACommitWaitingForItsSyncIsInFlightNotReplayed) {
+  const BeginRequest request = beginRequest("gate");
+  std::optional<StatusOr<BeginResult>> lease = beginNow(request);
+  ASSERT_TRUE(lease.has_value() && lease->ok() && (*lease)->outcome == Outcome::kNew);
+
+  fs->blockSyncs(true);  // the commit is written, and waits at the sync
+  auto commit = worker->commit(request.key, (*lease)->token, StoredResponse{200, "", "ok"}, kDay);
+  ASSERT_TRUE(eventually([&] { return fs->blockedCalls() == 1; }));
+  std::optional<StatusOr<BeginResult>> during = beginNow(request);
+  ASSERT_TRUE(during.has_value() && during->ok());
+  EXPECT_EQ((*during)->outcome, Outcome::kInFlight) << "a commit not yet durable was replayed";
+  EXPECT_GE((*during)->retry_after, milliseconds(1));
+
+  fs->blockSyncs(false);
+  StatusOr<CommitOutcome> committed = await(std::move(commit));
+  ASSERT_TRUE(committed.ok());
+  EXPECT_TRUE(replayedNow(request)) << "replayed once its commit answered";
 }
 
 TEST_F(RocksDbFaultTest, HungWriteTimesOutAndAFullQueueRefusesWork) {
