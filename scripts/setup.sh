@@ -53,24 +53,18 @@ fi
 "$(dirname "${BASH_SOURCE[0]}")/install_helm.sh"
 
 # The npm senders of tests/integration/test_npm_senders.py (the cloudevents SDK,
-# standardwebhooks), pinned by their package-lock.json. `npm ci` runs only when
-# node_modules is missing or was installed from another lock file (a stamp with
-# the lock file's sha256 is kept in node_modules), so a second run is instant.
-senders_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/integration/senders"
-senders_stamp="$senders_dir/node_modules/.installed-lock.sha256"
-senders_lock_sum="$(sha256sum "$senders_dir/package-lock.json" | cut -d' ' -f1)"
-if [[ -f "$senders_stamp" && "$(cat "$senders_stamp")" == "$senders_lock_sum" ]]; then
-  echo "setup: npm senders up to date"
-else
-  if ! command -v node >/dev/null 2>&1; then
-    echo "setup: installing nodejs"
-    as_root=()
-    [[ "$(id -u)" -eq 0 ]] || as_root=(sudo --preserve-env=DEBIAN_FRONTEND)
-    "${as_root[@]}" apt-get update
-    "${as_root[@]}" apt-get install -y --no-install-recommends nodejs npm
-  fi
-  echo "setup: npm ci in $senders_dir"
-  (cd "$senders_dir" && npm ci --no-audit --no-fund)
-  echo "$senders_lock_sum" >"$senders_stamp"
+# standardwebhooks) and the Express app of tests/bench/run.sh, pinned by their
+# package-lock.json. `npm ci` runs only when node_modules is missing or was
+# installed from another lock file (scripts/npm_ci_stamped.sh keeps a stamp
+# with the lock file's sha256 in node_modules), so a second run is instant.
+repo_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  echo "setup: installing nodejs"
+  as_root=()
+  [[ "$(id -u)" -eq 0 ]] || as_root=(sudo --preserve-env=DEBIAN_FRONTEND)
+  "${as_root[@]}" apt-get update
+  "${as_root[@]}" apt-get install -y --no-install-recommends nodejs npm
 fi
+"$repo_dir/scripts/npm_ci_stamped.sh" "$repo_dir/tests/integration/senders" "npm senders"
+"$repo_dir/scripts/npm_ci_stamped.sh" "$repo_dir/tests/bench/express_app" "bench Express app"
 echo "setup: done"

@@ -4,6 +4,10 @@
 Subcommands:
   freeport                      print a free 127.0.0.1 TCP port
   cputicks PID...               utime+stime (clock ticks) summed over PIDs
+  ctxsw PID...                  voluntary + nonvoluntary context switches,
+                                summed over every thread of PIDs
+  fsynctime DIR N               N appends of 4 KiB to a file in DIR, each
+                                followed by fdatasync: print p50 p90 (ms)
   hwm PID...                    VmHWM (kB) summed over PIDs
   rss PID...                    VmRSS (kB) summed over PIDs
   extra RAW K=V...              record run-wide figures (start-up, memory)
@@ -38,6 +42,49 @@ def cputicks(pids):
         fields = data[data.rindex(")") + 2:].split()
         total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
     print(total)
+
+
+def ctxsw(pids):
+    """Context switches of every thread: the process-level line in
+    /proc/PID/status counts only the main thread once others exist."""
+    total = 0
+    for pid in pids:
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/status") as f:
+                    for line in f:
+                        if line.startswith(("voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:")):
+                            total += int(line.split()[1])
+            except OSError:
+                continue  # the thread ended between listdir and open
+    print(total)
+
+
+def fsynctime(directory, n):
+    """What one durable commit waits for at least: fdatasync after appending
+    4 KiB to a file, as a WAL does. Prints p50 and p90 in ms."""
+    import time
+    path = os.path.join(directory, "fsync-probe")
+    block = b"\x5a" * 4096
+    samples = []
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        os.write(fd, block)
+        os.fdatasync(fd)  # the file exists on disk before the first sample
+        for _ in range(n):
+            os.write(fd, block)
+            t0 = time.perf_counter()
+            os.fdatasync(fd)
+            samples.append((time.perf_counter() - t0) * 1000)
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    samples.sort()
+    print(f"{samples[len(samples) // 2]:.3f} {samples[min(len(samples) - 1, (len(samples) * 9) // 10)]:.3f}")
 
 
 def hwm(pids):
@@ -95,6 +142,7 @@ def record(a):
                     wrk = json.loads(line[len("BENCH_RESULT "):])
     rec["wrk"] = wrk
     rec["cpu_s"] = (a.cpu_after - a.cpu_before) / os.sysconf("SC_CLK_TCK") if a.cpu_after >= 0 else None
+    rec["ctx_switches"] = (a.ctx_after - a.ctx_before) if (a.ctx_after >= 0 and a.ctx_before >= 0) else None
     rec["app_cpu_s"] = (a.app_cpu_after - a.app_cpu_before) / os.sysconf("SC_CLK_TCK")
     rec["store_cpu_s"] = (a.store_cpu_after - a.store_cpu_before) / os.sysconf("SC_CLK_TCK")
     rec["hwm_kb"] = a.hwm
@@ -124,6 +172,8 @@ def fmt(v, spec="{:.0f}", na="n/a"):
 PATHS = ("direct", "nginx", "dedup-rocksdb", "dedup-redis", "dedup-redis-cluster")
 DEDUP_PATHS = ("dedup-rocksdb", "dedup-redis")
 PROXY_PATHS = ("nginx",) + DEDUP_PATHS
+# The Express pair: the same Node app alone, behind nginx and behind dedup-proxy (RocksDB).
+EXPRESS_PATHS = ("express", "nginx-express", "dedup-express")
 
 
 def load_rows(raw):
@@ -150,6 +200,7 @@ def load_rows(raw):
                        + w.get("write_err", 0) + w.get("timeouts", 0)) if w else None,
             "proxy_cpu_s_per_10k": (r["cpu_s"] / req * 1e4) if (req and r.get("cpu_s") is not None
                                                                  and r["path"] != "direct") else None,
+            "proxy_ctx_per_req": (r["ctx_switches"] / req) if (req and r.get("ctx_switches") is not None) else None,
             "app_cpu_s_per_10k": (r["app_cpu_s"] / req * 1e4) if (req and "app_cpu_s" in r) else None,
             "store_cpu_s_per_10k": (r["store_cpu_s"] / req * 1e4) if (req and r.get("store_cpu_s")) else None,
             "proxy_peak_rss_mib": (r["hwm_kb"] / 1024) if (r.get("hwm_kb") and r["path"] != "direct") else None,
@@ -187,7 +238,7 @@ def report(raw, outdir):
     keys = []
     for x in rows:
         k = (x["workload"], x["conns"])
-        if not x["skipped"] and k not in keys:
+        if not x["skipped"] and x["path"] in PATHS and k not in keys:
             keys.append(k)
     paths = [p for p in PATHS if any(x["path"] == p for x in rows)]
 
@@ -208,13 +259,13 @@ def report(raw, outdir):
                 fmt(x["p50_ms"], "{:.3f}"), fmt(x["p99_ms"], "{:.2f}"), fmt(x["p999_ms"], "{:.2f}")))
         md.append(f"| {k[0]} | {k[1]} | " + " | ".join(cells) + " | " + " | ".join(lat) + " |")
     for x in rows:
-        if x["skipped"]:
+        if x["skipped"] and x["path"] in PATHS:
             md.append(f"\n{x['path']}: skipped ({x['skipped']})")
 
     # Ratios and costs per proxy.
     md.append("")
-    md.append("| workload | conns | rocksdb ÷ nginx req/s | redis ÷ nginx req/s | p99 added over direct ms (nginx / rocksdb / redis) | p50 added over direct ms (nginx / rocksdb / redis) | CPU s per 10k req (nginx / rocksdb / redis) | errors (rocksdb / redis) |")
-    md.append("|---|---:|---:|---:|---|---|---|---|")
+    md.append("| workload | conns | rocksdb ÷ nginx req/s | redis ÷ nginx req/s | p99 added over direct ms (nginx / rocksdb / redis) | p50 added over direct ms (nginx / rocksdb / redis) | CPU s per 10k req (nginx / rocksdb / redis) | context switches per req (nginx / rocksdb / redis) | errors (rocksdb / redis) |")
+    md.append("|---|---:|---:|---:|---|---|---|---|---|")
     for k in keys:
         d = idx.get(("direct",) + k)
         n = idx.get(("nginx",) + k)
@@ -224,18 +275,20 @@ def report(raw, outdir):
         add50 = [minus(got[p]["p50_ms"], d["p50_ms"]) if (got[p] and d) else None for p in PROXY_PATHS]
         cpu = [got[p]["proxy_cpu_s_per_10k"] if got[p] else None for p in PROXY_PATHS]
         redis_cpu = got["dedup-redis"]["store_cpu_s_per_10k"] if got["dedup-redis"] else None
+        ctx = [got[p]["proxy_ctx_per_req"] if got[p] else None for p in PROXY_PATHS]
         err = [fmt(got[p]["errors"]) if got[p] else "n/a" for p in DEDUP_PATHS]
         md.append(f"| {k[0]} | {k[1]} | {fmt(rr['dedup-rocksdb'], '{:.2f}')} | {fmt(rr['dedup-redis'], '{:.2f}')} | "
                   + " / ".join(fmt(v, "{:+.3f}") for v in add99) + " | "
                   + " / ".join(fmt(v, "{:+.3f}") for v in add50) + " | "
                   + " / ".join(fmt(v, "{:.3f}") for v in cpu)
-                  + (f" (+{redis_cpu:.3f} redis-server)" if redis_cpu else "") + " | " + " / ".join(err) + " |")
+                  + (f" (+{redis_cpu:.3f} redis-server)" if redis_cpu else "") + " | "
+                  + " / ".join(fmt(v, "{:.2f}") for v in ctx) + " | " + " / ".join(err) + " |")
 
     # Redis Cluster beside single Redis.
-    if any(p == "dedup-redis-cluster" for p in paths):
+    if any(x["path"] == "dedup-redis-cluster" and not x["skipped"] for x in rows):
         md.append("")
-        md.append("| workload | conns | redis-cluster ÷ nginx req/s | redis-cluster ÷ redis req/s | redis-cluster p50/p99 added over direct ms | errors |")
-        md.append("|---|---:|---:|---:|---|---:|")
+        md.append("| workload | conns | redis-cluster ÷ nginx req/s | redis-cluster ÷ redis req/s | redis-cluster p50/p99 added over direct ms | CPU s per 10k req | context switches per req | errors |")
+        md.append("|---|---:|---:|---:|---|---:|---:|---:|")
         for k in keys:
             c = idx.get(("dedup-redis-cluster",) + k)
             if not c:
@@ -244,7 +297,49 @@ def report(raw, outdir):
             md.append(f"| {k[0]} | {k[1]} | {fmt(ratio(c['rps'], n['rps']) if n else None, '{:.2f}')} | "
                       f"{fmt(ratio(c['rps'], r['rps']) if r else None, '{:.2f}')} | "
                       f"{fmt(minus(c['p50_ms'], d['p50_ms']) if d else None, '{:+.3f}')} / "
-                      f"{fmt(minus(c['p99_ms'], d['p99_ms']) if d else None, '{:+.3f}')} | {fmt(c['errors'])} |")
+                      f"{fmt(minus(c['p99_ms'], d['p99_ms']) if d else None, '{:+.3f}')} | "
+                      f"{fmt(c['proxy_cpu_s_per_10k'], '{:.3f}')} | {fmt(c['proxy_ctx_per_req'], '{:.2f}')} | {fmt(c['errors'])} |")
+
+    # The Express pair: the consumer alone, and behind dedup-proxy (RocksDB);
+    # behind nginx proxy_pass for reference.
+    ex_rows = [x for x in rows if x["path"] in EXPRESS_PATHS]
+    express_ratio = None
+    if ex_rows:
+        md.append("")
+        skipped = [x for x in ex_rows if x["skipped"]]
+        if skipped:
+            md.append(f"Express consumer: skipped ({skipped[0]['skipped']})")
+        else:
+            md.append("Express consumer (one single-threaded Node process) alone, behind nginx proxy_pass (reference) "
+                      "and behind dedup-proxy (RocksDB, durable), every key new:")
+            md.append("")
+            md.append("| workload | conns | express alone req/s | behind nginx req/s | behind dedup-proxy req/s | "
+                      "dedup-proxy ÷ alone | nginx ÷ alone | p50/p99/p99.9 ms (alone; nginx; dedup-proxy) | "
+                      "proxy CPU s per 10k req (nginx / dedup-proxy) | proxy context switches per req (nginx / dedup-proxy) | "
+                      "app CPU s per 10k req (alone / nginx / dedup-proxy) | errors (alone / nginx / dedup-proxy) |")
+            md.append("|---|---:|---:|---:|---:|---:|---:|---|---|---|---|---|")
+            ex_keys = []
+            for x in ex_rows:
+                if (x["workload"], x["conns"]) not in ex_keys:
+                    ex_keys.append((x["workload"], x["conns"]))
+            for k in ex_keys:
+                a, n, b = (idx.get((p,) + k) for p in EXPRESS_PATHS)
+                rr = ratio(b["rps"], a["rps"]) if (a and b) else None
+                rn = ratio(n["rps"], a["rps"]) if (a and n) else None
+                if k == ("newkey1k", 32):
+                    express_ratio = rr
+
+                def lat(x):
+                    return "n/a" if not x else "{}/{}/{}".format(
+                        fmt(x["p50_ms"], "{:.3f}"), fmt(x["p99_ms"], "{:.2f}"), fmt(x["p999_ms"], "{:.2f}"))
+
+                def col(xs, field, spec):
+                    return " / ".join(fmt(x[field] if x else None, spec) for x in xs)
+                md.append(f"| {k[0]} | {k[1]} | {fmt(a['rps'] if a else None)} | {fmt(n['rps'] if n else None)} | "
+                          f"{fmt(b['rps'] if b else None)} | {fmt(rr, '{:.2f}')} | {fmt(rn, '{:.2f}')} | "
+                          f"{'; '.join(lat(x) for x in (a, n, b))} | "
+                          f"{col((n, b), 'proxy_cpu_s_per_10k', '{:.3f}')} | {col((n, b), 'proxy_ctx_per_req', '{:.2f}')} | "
+                          f"{col((a, n, b), 'app_cpu_s_per_10k', '{:.3f}')} | {col((a, n, b), 'errors', '{:.0f}')} |")
 
     # Memory, durability, start-up.
     md.append("")
@@ -326,6 +421,56 @@ def report(raw, outdir):
     for label, text, ok in rows_out:
         md.append(f"| {label} | {text} | {'n/a' if ok is None else ('yes' if ok else 'NO')} |")
 
+    # Issue 14: new keys at the speed of a plain proxy, one line per target.
+    def per(p, wl, c, field):
+        x = row(p, wl, c)
+        return x[field] if x else None
+
+    fsync_p50 = extras.get("fsync_p50_ms")
+    fsync_p90 = extras.get("fsync_p90_ms")
+    i14 = []
+    v = rps_ratio("dedup-rocksdb", "newkey1k", 32)
+    i14.append(("new keys, 1 KiB bodies, 32 conns: dedup-rocksdb ÷ nginx req/s ≥ 0.8×", fmt(v, "{:.2f}×"),
+                None if v is None else v >= 0.8))
+    v = express_ratio
+    i14.append(("Express consumer, new keys, 1 KiB bodies, 32 conns: behind dedup-proxy ÷ alone req/s ≥ 0.9×",
+                fmt(v, "{:.2f}×"), None if v is None else v >= 0.9))
+    x, n, d = row("dedup-rocksdb", "newkey", 1), row("nginx", "newkey", 1), row("direct", "newkey", 1)
+    if x and n and d and fsync_p50 is not None:
+        added, ngx_added = x["p50_ms"] - d["p50_ms"], n["p50_ms"] - d["p50_ms"]
+        bound = max(ngx_added, 0.0) + fsync_p50
+        i14.append(("1 conn, new key: dedup-rocksdb p50 added over direct ≤ nginx's added p50 + one fsync (±2 µs)",
+                    f"{added * 1000:+.0f} µs vs {bound * 1000:.0f} µs (nginx {ngx_added * 1000:+.0f} µs + fsync p50 {fsync_p50 * 1000:.0f} µs)",
+                    added <= bound + 0.002))
+    else:
+        i14.append(("1 conn, new key: dedup-rocksdb p50 added over direct ≤ nginx's added p50 + one fsync (±2 µs)", "n/a", None))
+    c_new, c_ngx = per("dedup-rocksdb", "newkey1k", 32, "proxy_cpu_s_per_10k"), per("nginx", "newkey1k", 32, "proxy_cpu_s_per_10k")
+    v = ratio(c_new, c_ngx)
+    i14.append(("CPU per new key (1 KiB, 32 conns) ÷ nginx's CPU per proxied request ≤ 2×",
+                "n/a" if v is None else f"{v:.2f}× ({c_new:.3f} vs {c_ngx:.3f} s per 10k)", None if v is None else v <= 2.0))
+    v = per("dedup-rocksdb", "newkey1k", 32, "proxy_ctx_per_req")
+    i14.append(("context switches per new key (1 KiB, 32 conns, all proxy threads) ≤ 1", fmt(v, "{:.2f}"),
+                None if v is None else v <= 1.0))
+    v = rps_ratio("dedup-rocksdb", "replay", 32)
+    i14.append(("replays, 32 conns: dedup-rocksdb ÷ nginx req/s ≥ 1.2×", fmt(v, "{:.2f}×"), None if v is None else v >= 1.2))
+    md.append("")
+    md.append("| issue 14 target | measured | holds |")
+    md.append("|---|---:|---|")
+    for label, text, ok in i14:
+        md.append(f"| {label} | {text} | {'n/a' if ok is None else ('yes' if ok else 'NO')} |")
+    # The same as one-line figures, with the costs a replay is compared by.
+    md.append("")
+    fs = ("n/a" if fsync_p50 is None else
+          f"p50 {fsync_p50:.3f} ms, p90 {fsync_p90:.3f} ms ({extras.get('fsync_samples', '?')} appends of 4 KiB + fdatasync in the bench's temp dir)")
+    md.append(f"- fsync of this disk: {fs}")
+    for wl, c, what in (("newkey1k", 32, "new key, 1 KiB, 32 conns"), ("newkey", 32, "new key, 32 conns"),
+                        ("replay", 32, "replay, 32 conns"), ("newkey", 1, "new key, 1 conn")):
+        cr = ratio(per("dedup-rocksdb", wl, c, "proxy_cpu_s_per_10k"), per("nginx", wl, c, "proxy_cpu_s_per_10k"))
+        md.append(f"- {what}: dedup-rocksdb ÷ nginx req/s {fmt(rps_ratio('dedup-rocksdb', wl, c), '{:.2f}×')}; "
+                  f"CPU per request ÷ nginx's {fmt(cr, '{:.2f}×')}; context switches per request "
+                  f"{fmt(per('dedup-rocksdb', wl, c, 'proxy_ctx_per_req'), '{:.2f}')} "
+                  f"(nginx {fmt(per('nginx', wl, c, 'proxy_ctx_per_req'), '{:.2f}')})")
+
     text = "\n".join(md) + "\n"
     with open(os.path.join(outdir, "results.md"), "w") as f:
         f.write(text)
@@ -383,7 +528,7 @@ def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
     sub.add_parser("freeport")
-    for name in ("cputicks", "hwm", "rss"):
+    for name in ("cputicks", "ctxsw", "hwm", "rss"):
         s = sub.add_parser(name)
         s.add_argument("pids", nargs="*")
     r = sub.add_parser("record")
@@ -394,6 +539,8 @@ def main():
     r.add_argument("--wrk-out")
     r.add_argument("--cpu-before", type=int, default=0)
     r.add_argument("--cpu-after", type=int, default=-1)
+    r.add_argument("--ctx-before", type=int, default=-1)
+    r.add_argument("--ctx-after", type=int, default=-1)
     r.add_argument("--app-cpu-before", type=int, default=0)
     r.add_argument("--app-cpu-after", type=int, default=0)
     r.add_argument("--store-cpu-before", type=int, default=0)
@@ -409,6 +556,9 @@ def main():
     e = sub.add_parser("extra")
     e.add_argument("raw")
     e.add_argument("pairs", nargs="*")
+    ft = sub.add_parser("fsynctime")
+    ft.add_argument("dir")
+    ft.add_argument("n", type=int)
     w = sub.add_parser("waitready")
     w.add_argument("url")
     w.add_argument("t0", type=float)
@@ -421,6 +571,10 @@ def main():
         freeport()
     elif a.cmd == "cputicks":
         cputicks(a.pids)
+    elif a.cmd == "ctxsw":
+        ctxsw(a.pids)
+    elif a.cmd == "fsynctime":
+        fsynctime(a.dir, a.n)
     elif a.cmd == "hwm":
         hwm(a.pids)
     elif a.cmd == "rss":

@@ -14,6 +14,16 @@
 #                  appendfsync)
 # Workloads (tests/bench/workload.lua): newkey, replay, mix (50/50), newkey1k
 # (1 KiB body); POST, keep-alive; 1 and 32 connections.
+# Express pair (BENCH_EXPRESS=0 skips it): a single-threaded Node Express app
+# (tests/bench/express_app, express pinned by its package-lock.json; `npm ci`
+# from the npm registry when node_modules is missing or stale, unless
+# BENCH_NO_INSTALL=1) measured alone and behind dedup-proxy (RocksDB, durable),
+# newkey1k at 32 connections, to print "behind dedup-proxy ÷ alone" (and,
+# for reference, behind nginx proxy_pass ÷ alone).
+# Per run: CPU (utime+stime) and context switches (voluntary + nonvoluntary,
+# every thread of /proc/PID/task) of the proxy's processes, per request. Before
+# the paths: one fdatasync of this disk measured in the bench's temp dir
+# (BENCH_FSYNC_SAMPLES appends of 4 KiB, each followed by fdatasync; p50, p90).
 # Then a start-up step: BENCH_READY_KEYS (default 1000000) committed keys are
 # loaded through the store API (dedup-bench-load), the proxy is started on
 # them and timed until /readyz answers 200, and its RSS when ready (and after
@@ -26,8 +36,9 @@
 # BENCH_NO_INSTALL=1 (never apt-get gnuplot), BENCH_REDIS=0 (skip Redis),
 # BENCH_REDIS_FSYNC (redis-server appendfsync: always (default) or everysec),
 # BENCH_REDIS_CLUSTER=0 (skip the Redis Cluster column),
-# BENCH_READY_KEYS=0 (skip the start-up step).
-# Bounded: a watchdog kills the run after BENCH_MAX_SECONDS (default 290).
+# BENCH_READY_KEYS=0 (skip the start-up step), BENCH_EXPRESS=0 (skip the
+# Express pair), BENCH_FSYNC_SAMPLES (default 200; 0 skips the fsync timing).
+# Bounded: a watchdog kills the run after BENCH_MAX_SECONDS (default 400).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -40,7 +51,9 @@ READY_KEYS="${BENCH_READY_KEYS:-1000000}"
 REDIS_FSYNC="${BENCH_REDIS_FSYNC:-always}"
 LOADER="$BUILD/tests/bench/dedup-bench-load"
 WORKERS="${BENCH_WORKERS:-2}"
-MAX_SECONDS="${BENCH_MAX_SECONDS:-290}"
+MAX_SECONDS="${BENCH_MAX_SECONDS:-400}"
+FSYNC_SAMPLES="${BENCH_FSYNC_SAMPLES:-200}"
+EXPRESS_DIR="$HERE/express_app"
 WARM_KEYS=16
 REPORT="$HERE/report.py"
 # shellcheck source=tests/bench/fast_app.sh
@@ -96,7 +109,8 @@ tree_pids() { echo "$1" $(pgrep -P "$1" 2>/dev/null || true); }
 APP_PORT="$(freeport)"
 start_fast_app "$TMP/app" "$APP_PORT"; APP_PID=$FAST_APP_PID; PIDS+=($APP_PID)
 wait_http "http://127.0.0.1:$APP_PORT/"
-app_ticks() { python3 "$REPORT" cputicks $(tree_pids "$APP_PID"); }
+# CUR_APP_PID: the app the current path forwards to (the Express pair sets it).
+app_ticks() { python3 "$REPORT" cputicks $(tree_pids "${CUR_APP_PID:-$APP_PID}"); }
 
 RUN_PREFIX="run$(date +%s)-$RANDOM$RANDOM"
 RAW="$TMP/raw.jsonl"; : >"$RAW"
@@ -111,13 +125,15 @@ prewarm() {  # BASE_URL: commit the replay keys (same body as workload.lua)
 }
 
 # run_matrix NAME BASE_URL PROXY_PID(or "") ADMIN_URL(or "")
+# SPECS (workload:conns:body bytes ...) defaults to the full matrix.
+MATRIX="newkey:1:0 newkey:32:0 replay:1:0 replay:32:0 mix:32:0 newkey1k:32:1024"
 run_matrix() {
   local name="$1" base="$2" ppid="$3" admin="$4"
   prewarm "$base"
   # 2 s warm-up, not recorded
   timeout 20 wrk -t2 -c32 -d2s -s "$LUA" "$base/events" -- newkey 0 "$RUN_PREFIX-$name-wu" $WARM_KEYS "$RUN_PREFIX" >/dev/null
   local spec wl conns body threads
-  for spec in newkey:1:0 newkey:32:0 replay:1:0 replay:32:0 mix:32:0 newkey1k:32:1024; do
+  for spec in ${SPECS:-$MATRIX}; do
     IFS=: read -r wl conns body <<<"$spec"
     threads=2; [ "$conns" -lt 2 ] && threads=1
     local mode="$wl"; [ "$wl" = newkey1k ] && mode=newkey
@@ -133,19 +149,21 @@ run_matrix() {
       sleep 0.5
       echo "  (strace attached for fsync counting: $name $wl $conns is slowed down)"
     fi
-    [ -n "$pids" ] && cpu0="$(python3 "$REPORT" cputicks $pids)"
+    local ctx0=-1 ctx1=-1
+    [ -n "$pids" ] && cpu0="$(python3 "$REPORT" cputicks $pids)" && ctx0="$(python3 "$REPORT" ctxsw $pids)"
     app0="$(app_ticks)"
     local st0=0 st1=0
     [ -n "${STORE_PID:-}" ] && st0="$(python3 "$REPORT" cputicks "$STORE_PID")"
     timeout $((DUR+20)) wrk -t"$threads" -c"$conns" -d"${DUR}s" --timeout 5s --latency -s "$LUA" \
       "$base/events" -- "$mode" "$body" "$RUN_PREFIX-$name-$wl-$conns" $WARM_KEYS "$RUN_PREFIX" >"$f.wrk" 2>&1 || true
-    [ -n "$pids" ] && cpu1="$(python3 "$REPORT" cputicks $pids)" && hwm="$(python3 "$REPORT" hwm $pids)"
+    [ -n "$pids" ] && ctx1="$(python3 "$REPORT" ctxsw $pids)" && cpu1="$(python3 "$REPORT" cputicks $pids)" \
+      && hwm="$(python3 "$REPORT" hwm $pids)"
     app1="$(app_ticks)"
     [ -n "${STORE_PID:-}" ] && st1="$(python3 "$REPORT" cputicks "$STORE_PID")"
     if [ -n "$strace_pid" ]; then kill -INT "$strace_pid" 2>/dev/null || true; wait "$strace_pid" 2>/dev/null || true; forget "$strace_pid"; fi
     [ -n "$admin" ] && curl -fs --max-time 2 "$admin/metrics" >"$f.m1" || true
     python3 "$REPORT" record --raw "$RAW" --path "$name" --workload "$wl" --conns "$conns" \
-      --wrk-out "$f.wrk" --cpu-before "$cpu0" --cpu-after "$cpu1" --app-cpu-before "$app0" \
+      --wrk-out "$f.wrk" --cpu-before "$cpu0" --cpu-after "$cpu1" --ctx-before "$ctx0" --ctx-after "$ctx1" --app-cpu-before "$app0" \
       --app-cpu-after "$app1" --store-cpu-before "$st0" --store-cpu-after "$st1" --hwm "$hwm" --metrics-before "$f.m0" --metrics-after "$f.m1" \
       $( [ -n "$strace_pid" ] && echo --strace-out "$f.strace" )
     grep -h '^BENCH_RESULT' "$f.wrk" | sed "s/^/  $name $wl c=$conns /" || echo "  $name $wl c=$conns: wrk failed: $(tail -2 "$f.wrk")"
@@ -155,26 +173,38 @@ run_matrix() {
 LOAD_START="$(cut -d' ' -f1-3 /proc/loadavg)"
 echo "load before start: $LOAD_START (nproc $(nproc)); duration ${DUR}s per run"
 
+# ---- one fsync of this disk (the temp dir holds the RocksDB data too) -------------
+if [ "$FSYNC_SAMPLES" -gt 0 ]; then
+  FSYNC_MS="$(python3 "$REPORT" fsynctime "$TMP" "$FSYNC_SAMPLES")"  # "p50 p90"
+  read -r FSYNC_P50 FSYNC_P90 <<<"$FSYNC_MS"
+  echo "fdatasync after a 4 KiB append in $TMP: p50 ${FSYNC_P50} ms, p90 ${FSYNC_P90} ms ($FSYNC_SAMPLES samples)"
+  python3 "$REPORT" extra "$RAW" "fsync_p50_ms=$FSYNC_P50" "fsync_p90_ms=$FSYNC_P90" "fsync_samples=$FSYNC_SAMPLES"
+fi
+
 # ---- direct ---------------------------------------------------------------------
 echo "== direct"
 run_matrix direct "http://127.0.0.1:$APP_PORT" "" ""
 
 # ---- nginx proxy_pass -------------------------------------------------------------
 echo "== nginx"
-NGX_PORT="$(freeport)"
-mkdir -p "$TMP/ngx/logs"
-cat >"$TMP/ngx/nginx.conf" <<CONF
+# start_nginx_proxy DIR UPSTREAM_PORT -> sets NGX_PORT, NGX_PID: nginx
+# proxy_pass with a keep-alive upstream, $WORKERS workers.
+start_nginx_proxy() {
+  local dir="$1" up="$2"
+  NGX_PORT="$(freeport)"
+  mkdir -p "$dir/logs"
+  cat >"$dir/nginx.conf" <<CONF
 daemon off;
 worker_processes $WORKERS;
-pid $TMP/ngx/nginx.pid;
-error_log $TMP/ngx/logs/error.log warn;
+pid $dir/nginx.pid;
+error_log $dir/logs/error.log warn;
 events { worker_connections 4096; }
 http {
   access_log off;
-  client_body_temp_path $TMP/ngx/body;
-  proxy_temp_path $TMP/ngx/proxy;
+  client_body_temp_path $dir/body;
+  proxy_temp_path $dir/proxy;
   keepalive_requests 1000000;
-  upstream app { server 127.0.0.1:$APP_PORT; keepalive 64; }
+  upstream app { server 127.0.0.1:$up; keepalive 64; }
   server {
     listen 127.0.0.1:$NGX_PORT;
     location / {
@@ -185,7 +215,9 @@ http {
   }
 }
 CONF
-nginx -e "$TMP/ngx/logs/error.log" -p "$TMP/ngx" -c "$TMP/ngx/nginx.conf" & NGX_PID=$!; PIDS+=($NGX_PID)
+  nginx -e "$dir/logs/error.log" -p "$dir" -c "$dir/nginx.conf" & NGX_PID=$!; PIDS+=($NGX_PID)
+}
+start_nginx_proxy "$TMP/ngx" "$APP_PORT"
 wait_http "http://127.0.0.1:$NGX_PORT/"
 run_matrix nginx "http://127.0.0.1:$NGX_PORT" "$NGX_PID" ""
 stop "$NGX_PID"
@@ -261,6 +293,42 @@ else
   python3 "$REPORT" skip --raw "$RAW" --path dedup-redis-cluster --reason "no redis-server, or BENCH_REDIS=0 / BENCH_REDIS_CLUSTER=0"
 fi
 
+# ---- an Express consumer, alone and behind dedup-proxy (RocksDB) ------------------------
+EXPRESS_SKIP=""
+if [ "${BENCH_EXPRESS:-1}" = 0 ]; then
+  EXPRESS_SKIP="BENCH_EXPRESS=0"
+elif ! command -v node >/dev/null; then
+  EXPRESS_SKIP="no node (apt-get install nodejs npm)"
+elif [ "${BENCH_NO_INSTALL:-0}" = 1 ] && [ ! -d "$EXPRESS_DIR/node_modules/express" ]; then
+  EXPRESS_SKIP="no $EXPRESS_DIR/node_modules and BENCH_NO_INSTALL=1 (run scripts/setup.sh)"
+elif [ "${BENCH_NO_INSTALL:-0}" != 1 ] && ! timeout 180 "$REPO/scripts/npm_ci_stamped.sh" "$EXPRESS_DIR" "bench Express app" >"$TMP/npm.log" 2>&1; then
+  EXPRESS_SKIP="npm ci failed: $(tail -1 "$TMP/npm.log")"
+fi
+if [ -z "$EXPRESS_SKIP" ]; then
+  echo "== express"
+  EX_PORT="$(freeport)"
+  node "$EXPRESS_DIR/server.js" "$EX_PORT" >"$TMP/express.log" 2>&1 & EX_PID=$!; PIDS+=($EX_PID)
+  wait_http "http://127.0.0.1:$EX_PORT/"
+  CUR_APP_PID="$EX_PID" SPECS="newkey1k:32:1024" run_matrix express "http://127.0.0.1:$EX_PORT" "" ""
+  echo "== nginx-express (reference: a plain proxy in front of the same app)"
+  start_nginx_proxy "$TMP/ngx-express" "$EX_PORT"
+  wait_http "http://127.0.0.1:$NGX_PORT/"
+  CUR_APP_PID="$EX_PID" SPECS="newkey1k:32:1024" run_matrix nginx-express "http://127.0.0.1:$NGX_PORT" "$NGX_PID" ""
+  stop "$NGX_PID"
+  echo "== dedup-express"
+  DE_PORT="$(freeport)"; DE_ADMIN="$(freeport)"
+  "$PROXY_BIN" --upstream "http://127.0.0.1:$EX_PORT" --listen "127.0.0.1:$DE_PORT" \
+    --admin "127.0.0.1:$DE_ADMIN" --store "rocksdb:$TMP/dedup-express-data" --workers "$WORKERS" \
+    --log-level warn >"$TMP/dedup-express.log" 2>&1 & DE_PID=$!; PIDS+=($DE_PID)
+  wait_http "http://127.0.0.1:$DE_ADMIN/readyz"
+  CUR_APP_PID="$EX_PID" SPECS="newkey1k:32:1024" run_matrix dedup-express "http://127.0.0.1:$DE_PORT" "$DE_PID" "http://127.0.0.1:$DE_ADMIN"
+  stop "$DE_PID"; stop "$EX_PID"
+  [ -s "$TMP/dedup-express.log" ] && { echo "dedup-proxy (express) log (warn+):"; tail -5 "$TMP/dedup-express.log"; }
+else
+  echo "== express: skipped ($EXPRESS_SKIP)"
+  python3 "$REPORT" skip --raw "$RAW" --path express --reason "$EXPRESS_SKIP"
+fi
+
 # ---- start-up and resident memory with many keys on disk ---------------------------------
 # start_proxy DIR -> sets SP_PID, SP_PORT, SP_ADMIN, SP_READY (seconds to /readyz 200)
 start_proxy() {
@@ -299,7 +367,7 @@ elif [ "$READY_KEYS" -gt 0 ]; then
   echo "  (no $LOADER: start-up step skipped; build the tests too)"
 fi
 python3 "$REPORT" extra "$RAW" "redis_appendfsync=$REDIS_FSYNC"
-python3 "$REPORT" extra "$RAW" "conditions=$(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)); load average at start ${LOAD_START}, at end $(cut -d' ' -f1-3 /proc/loadavg); ${DUR} s per run, $WORKERS workers per proxy"
+python3 "$REPORT" extra "$RAW" "conditions=$(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)); load average at start ${LOAD_START}, at end $(cut -d' ' -f1-3 /proc/loadavg); ${DUR} s per run, $WORKERS workers per proxy${FSYNC_P50:+; fdatasync of this disk (4 KiB append, $FSYNC_SAMPLES samples) p50 $FSYNC_P50 ms, p90 $FSYNC_P90 ms}"
 
 # ---- report ---------------------------------------------------------------------------
 mkdir -p "$OUT"
