@@ -31,6 +31,8 @@ StatusOr<BeginResult> LeaseTable::apply(Stripe& stripe, const StoreKey& key, Beg
   StatusOr<LeaseJournal::Generation> journaled =
       journal_.record(JournaledLease{key, decision.granted->attempt, now.wall_ms});
   if (!journaled.ok()) return journaled.status();  // the key stays as it was
+  // A takeover replaces a lease that was not settling: one held either way.
+  if (replaced == nullptr) unsettled_.fetch_add(1, std::memory_order_relaxed);
   stripe.leases[key] = HeldLease{*decision.granted, false, *journaled};
   // The takeover's record supersedes the expired lease's.
   if (replaced != nullptr) journal_.settle(replaced->journal);
@@ -45,6 +47,7 @@ bool LeaseTable::startSettling(const StoreKey& key, LeaseToken token, LeaseEntry
     return false;
   }
   held->second.settling = true;
+  unsettled_.fetch_sub(1, std::memory_order_relaxed);
   *lease = held->second.lease;
   return true;
 }
@@ -53,8 +56,9 @@ void LeaseTable::cancelSettling(const StoreKey& key, LeaseToken token) {
   Stripe& stripe = stripeOf(key);
   MutexLock lock(stripe.mutex);
   auto held = stripe.leases.find(key);
-  if (held != stripe.leases.end() && held->second.lease.token == token) {
+  if (held != stripe.leases.end() && held->second.lease.token == token && held->second.settling) {
     held->second.settling = false;
+    unsettled_.fetch_add(1, std::memory_order_relaxed);
   }
 }
 
@@ -92,6 +96,7 @@ std::vector<std::pair<StoreKey, LeaseEntry>> LeaseTable::takeAbandoned(
     for (auto& [key, held] : stripe.leases) {
       if (held.settling || held.lease.deadline + age >= now) continue;
       held.settling = true;
+      unsettled_.fetch_sub(1, std::memory_order_relaxed);
       abandoned.emplace_back(key, held.lease);
     }
   }

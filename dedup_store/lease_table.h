@@ -77,6 +77,8 @@ class LeaseTable {
   // settling, for the caller to write as lease records and then finish.
   std::vector<std::pair<StoreKey, LeaseEntry>> takeAbandoned(
       std::chrono::steady_clock::time_point now, std::chrono::steady_clock::duration age);
+  // Leases held by deliveries at the app now (not settling): commits to come.
+  size_t unsettledCount() const { return unsettled_.load(std::memory_order_relaxed); }
   // Every lease not settling (at close), to write as lease records.
   std::vector<std::pair<StoreKey, LeaseEntry>> unsettled() const;
 
@@ -94,6 +96,7 @@ class LeaseTable {
 
   LeaseJournal& journal_;
   std::atomic<uint64_t> next_token_;
+  std::atomic<size_t> unsettled_{0};
   std::array<Stripe, kStripes> stripes_;
 };
 

@@ -263,6 +263,7 @@ class RocksDbBackend final : public StoreBackend {
         journal_(std::move(journal)),
         now_ms_(std::move(now_ms)),
         op_timeout_(options.op_timeout),
+        commit_linger_(options.commit_linger),
         queue_(options.max_queued_ops),
         leases_(*journal_),
         writer_(*db_, *wal_files_, leases_, *journal_, now_ms_, counters_, *failure_),
@@ -351,8 +352,23 @@ class RocksDbBackend final : public StoreBackend {
     for (;;) {
       std::vector<StoreOp> batch = queue_.takeBatch(kMaxBatchOps);
       if (batch.empty()) return;  // closed and drained
+      // Group commit: while other deliveries are at the app, their commits
+      // are on their way; waiting a little for them lets one fsync (about
+      // 85 us of CPU on a VM's disk) carry more of them. A lone delivery
+      // never waits.
+      const size_t coming = leases_.unsettledCount();
+      if (commit_linger_.count() > 0 && coming > 0 && hasCommit(batch)) {
+        queue_.takeMore(batch, coming, std::chrono::steady_clock::now() + commit_linger_,
+                        kMaxBatchOps);
+      }
       writer_.process(batch);
     }
+  }
+  static bool hasCommit(const std::vector<StoreOp>& batch) {
+    for (const StoreOp& op : batch) {
+      if (std::holds_alternative<CommitOp>(op.op)) return true;
+    }
+    return false;
   }
 
   const std::unique_ptr<ExpiredRecordFilter> filter_;  // must outlive db_
@@ -365,6 +381,7 @@ class RocksDbBackend final : public StoreBackend {
   const std::unique_ptr<LeaseJournal> journal_;
   const std::function<int64_t()> now_ms_;
   const std::chrono::milliseconds op_timeout_;
+  const std::chrono::microseconds commit_linger_;
   // Operations past their deadline that the store has not answered yet.
   const std::shared_ptr<std::atomic<int64_t>> overdue_ = std::make_shared<std::atomic<int64_t>>(0);
   WriterCounters counters_;

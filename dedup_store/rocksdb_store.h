@@ -54,6 +54,10 @@ struct RocksDbOptions {
   // Every begin, commit and release answers within it (Timeout past it).
   // Default 5s.
   std::chrono::milliseconds op_timeout{5000};
+  // How long the store thread may wait for more commits before it syncs a
+  // batch, while other deliveries hold leases (their commits are coming);
+  // a lone delivery never waits. 0: sync at once. Default 250us.
+  std::chrono::microseconds commit_linger{250};
   // Operations waiting for the store thread at most; more are refused with
   // Unavailable (counted in StoreStats::queue_full). Default 16384.
   size_t max_queued_ops = 16384;

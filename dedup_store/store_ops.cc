@@ -134,6 +134,18 @@ std::vector<StoreOp> OpQueue::takeBatch(size_t max_ops) {
   return batch;
 }
 
+void OpQueue::takeMore(std::vector<StoreOp>& batch, size_t count,
+                       std::chrono::steady_clock::time_point deadline, size_t max_ops) {
+  MutexLock lock(ops_mutex_);
+  ops_ready_.wait_until(lock.native(), deadline, [this, count]() REQUIRES(ops_mutex_) {
+    return ops_.size() >= count || closed_;
+  });
+  while (!ops_.empty() && batch.size() < max_ops) {
+    batch.push_back(std::move(ops_.front()));
+    ops_.pop_front();
+  }
+}
+
 void OpQueue::close() {
   MutexLock lock(ops_mutex_);
   closed_ = true;

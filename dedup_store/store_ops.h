@@ -100,6 +100,10 @@ class OpQueue {
   // Blocks until something is queued; takes up to `max_ops` in push order.
   // Empty only once the queue is closed and everything queued was taken.
   std::vector<StoreOp> takeBatch(size_t max_ops);
+  // Appends to `batch` what is queued by `deadline` (taking it as soon as
+  // `count` ops are waiting, or the queue closes), up to `max_ops` in all.
+  void takeMore(std::vector<StoreOp>& batch, size_t count,
+                std::chrono::steady_clock::time_point deadline, size_t max_ops);
   // Refuses further pushes; what is already queued can still be taken.
   void close();
 
