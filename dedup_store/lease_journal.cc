@@ -1,6 +1,7 @@
 #include "dedup_store/lease_journal.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
@@ -116,6 +117,17 @@ Status readFile(rocksdb::FileSystem& fs, const std::string& path,
 
 }  // namespace
 
+class LeaseJournal::FileLeases {
+ public:
+  FileLeases(Generation generation, std::string name)
+      : generation(generation), name(std::move(name)) {}
+  const Generation generation;
+  const std::string name;
+  std::atomic<uint64_t> live{0};         // recorded, not settled yet
+  std::atomic<bool> rolled_over{false};  // no longer the current file
+  std::atomic<bool> removed{false};
+};
+
 LeaseJournal::LeaseJournal(std::shared_ptr<rocksdb::FileSystem> fs, std::string dir,
                            StoreFailure& failure, LeaseJournalOptions options)
     : fs_(std::move(fs)), dir_(std::move(dir)), failure_(failure), options_(options) {}
@@ -172,20 +184,24 @@ Status LeaseJournal::startFile(Generation generation) {
   std::unique_ptr<rocksdb::FSWritableFile> writer;
   const rocksdb::IOStatus s = fs_->NewWritableFile(name, rocksdb::FileOptions(), &writer, nullptr);
   if (!s.ok()) return Status::IOError("lease journal " + name + ": " + s.ToString());
-  const Generation previous = current_;
   if (writer_ != nullptr) retired_.push_back(std::move(writer_));
   writer_ = std::move(writer);
-  files_[generation].name = name;
+  FileRef previous = current_ != 0 ? files_[current_] : nullptr;
+  files_[generation] = std::make_shared<FileLeases>(generation, name);
   current_ = generation;
   current_bytes_ = 0;
-  // Its leases all settled already: nothing in it is needed any more.
-  if (auto old = files_.find(previous); old != files_.end() && old->second.live == 0) {
-    removeFile(previous);
+  if (previous != nullptr) {
+    previous->rolled_over = true;
+    // Its leases all settled already: nothing in it is needed any more.
+    if (previous->live == 0) {
+      files_.erase(previous->generation);
+      removeFile(previous);
+    }
   }
   return Status::OK();
 }
 
-StatusOr<LeaseJournal::Generation> LeaseJournal::record(const JournaledLease& lease) {
+StatusOr<LeaseJournal::FileRef> LeaseJournal::record(const JournaledLease& lease) {
   uint8_t bytes[kRecordSize];
   encode(lease, bytes);
   MutexLock lock(mutex_);
@@ -208,29 +224,31 @@ StatusOr<LeaseJournal::Generation> LeaseJournal::record(const JournaledLease& le
   }
   current_bytes_ += kRecordSize;
   dirty_ = true;
-  ++files_[current_].live;
-  return current_;
+  FileRef file = files_[current_];
+  ++file->live;
+  return file;
 }
 
-void LeaseJournal::settle(Generation generation) {
-  if (generation == 0) return;
-  MutexLock lock(mutex_);
-  auto it = files_.find(generation);
-  if (it == files_.end() || it->second.live == 0) return;
-  if (--it->second.live == 0 && generation != current_) removeFile(generation);
+void LeaseJournal::settle(const FileRef& file) {
+  if (file == nullptr) return;
+  if (--file->live == 0 && file->rolled_over) {
+    {
+      MutexLock lock(mutex_);
+      files_.erase(file->generation);
+    }
+    removeFile(file);
+  }
 }
 
-void LeaseJournal::removeFile(Generation generation) {
-  auto it = files_.find(generation);
-  if (it == files_.end()) return;
-  const rocksdb::IOStatus s = fs_->DeleteFile(it->second.name, rocksdb::IOOptions(), nullptr);
+void LeaseJournal::removeFile(const FileRef& file) {
+  if (file->removed.exchange(true)) return;
+  const rocksdb::IOStatus s = fs_->DeleteFile(file->name, rocksdb::IOOptions(), nullptr);
   if (!s.ok() && !s.IsNotFound()) {
     // Left behind, it only makes its keys' next deliveries count one more
     // attempt after a restart.
-    LOG_WARN("lease journal: cannot delete a settled file", {"file", it->second.name},
+    LOG_WARN("lease journal: cannot delete a settled file", {"file", file->name},
              {"error", s.ToString()});
   }
-  files_.erase(it);
 }
 
 Status LeaseJournal::syncUnsynced(bool force, std::chrono::steady_clock::time_point now) {
@@ -275,7 +293,8 @@ Status LeaseJournal::dropAll() {
   retired_.clear();
   if (writer_ != nullptr) writer_->Close(rocksdb::IOOptions(), nullptr).PermitUncheckedError();
   writer_.reset();
-  while (!files_.empty()) removeFile(files_.begin()->first);
+  for (auto& [generation, file] : files_) removeFile(file);
+  files_.clear();
   current_ = 0;
   return Status::OK();
 }

@@ -12,7 +12,9 @@
 // A lease is settled once its key's state is in the database for good (its
 // commit synced, its release or its abandonment written); a journal file
 // whose every lease settled, and that is no longer the current one, is
-// deleted. Files roll over at `rotate_bytes`.
+// deleted. Files roll over at `rotate_bytes`. Each lease holds its file's
+// count of unsettled leases (FileRef), so settling takes no lock unless the
+// file goes.
 //
 // At open, the records every earlier process left are read back: the store
 // writes them into the database as lease records "left by a process that
@@ -55,8 +57,10 @@ struct LeaseJournalOptions {
 
 class LeaseJournal {
  public:
-  // 0: no journal record (nothing to settle).
   using Generation = uint64_t;
+  // A journal file's count of unsettled leases; null: no crash record.
+  class FileLeases;
+  using FileRef = std::shared_ptr<FileLeases>;
 
   // Opens `dir` (created if missing) and reads back what earlier processes
   // left into `left` (for each key, its highest attempt).
@@ -72,10 +76,10 @@ class LeaseJournal {
   // durable in the database.
   Status dropRecovered();
 
-  // Appends the crash record of a grant; the generation to settle it with.
-  StatusOr<Generation> record(const JournaledLease& lease);
-  // The lease recorded in `generation` no longer needs its crash record.
-  void settle(Generation generation);
+  // Appends the crash record of a grant; what to settle it with.
+  StatusOr<FileRef> record(const JournaledLease& lease);
+  // The lease recorded in `file` no longer needs its crash record.
+  void settle(const FileRef& file);
   // Syncs the current file if it was written since its last sync and the
   // last sync is `sync_interval` old. A failed sync fails the store.
   Status syncIfDue(std::chrono::steady_clock::time_point now);
@@ -89,15 +93,11 @@ class LeaseJournal {
   size_t files() const;
 
  private:
-  struct File {
-    std::string name;
-    uint64_t live = 0;  // leases not settled yet
-  };
-
   LeaseJournal(std::shared_ptr<rocksdb::FileSystem> fs, std::string dir, StoreFailure& failure,
                LeaseJournalOptions options);
   Status startFile(Generation generation) REQUIRES(mutex_);
-  void removeFile(Generation generation) REQUIRES(mutex_);
+  // Deletes `file` once (whoever sees it rolled over with no lease left).
+  void removeFile(const FileRef& file);
   // Syncs the current file (and closes those it replaced) if anything was
   // written since the last sync and, unless `force`, that sync is old enough.
   Status syncUnsynced(bool force, std::chrono::steady_clock::time_point now);
@@ -112,7 +112,7 @@ class LeaseJournal {
   // taken before mutex_.
   Mutex sync_mutex_;
   mutable Mutex mutex_;
-  std::map<Generation, File> files_ GUARDED_BY(mutex_);
+  std::map<Generation, FileRef> files_ GUARDED_BY(mutex_);
   std::unique_ptr<rocksdb::FSWritableFile> writer_ GUARDED_BY(mutex_);  // the current file's
   // Writers of files rolled over: synced and closed by the next sync, so a
   // sync in progress never sees its writer destroyed.

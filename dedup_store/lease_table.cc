@@ -28,12 +28,12 @@ LeaseTable::LeaseTable(LeaseJournal& journal)
 StatusOr<BeginResult> LeaseTable::apply(Stripe& stripe, const StoreKey& key, BeginDecision decision,
                                         const HeldLease* replaced, const Now& now) {
   if (!decision.granted) return std::move(decision.result);
-  StatusOr<LeaseJournal::Generation> journaled =
+  StatusOr<LeaseJournal::FileRef> journaled =
       journal_.record(JournaledLease{key, decision.granted->attempt, now.wall_ms});
   if (!journaled.ok()) return journaled.status();  // the key stays as it was
   // A takeover replaces a lease that was not settling: one held either way.
   if (replaced == nullptr) unsettled_.fetch_add(1, std::memory_order_relaxed);
-  stripe.leases[key] = HeldLease{*decision.granted, false, *journaled};
+  stripe.leases[key] = HeldLease{*decision.granted, false, std::move(*journaled)};
   // The takeover's record supersedes the expired lease's.
   if (replaced != nullptr) journal_.settle(replaced->journal);
   return std::move(decision.result);

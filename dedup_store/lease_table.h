@@ -40,7 +40,7 @@ struct HeldLease {
   // Its key's next record is on its way to the database: no takeover, no
   // second commit or release; begins answer in flight.
   bool settling = false;
-  LeaseJournal::Generation journal = 0;  // its crash record; 0: none
+  LeaseJournal::FileRef journal;  // its crash record's file; null: none
 };
 
 // What a database read gives a decision: the record, none, or "would block"

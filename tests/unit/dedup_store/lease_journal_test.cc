@@ -105,19 +105,19 @@ TEST_F(LeaseJournalTest, AFileGoesOnceRolledOverAndEveryLeaseInItSettled) {
   LeaseJournalOptions small;
   small.rotate_bytes = 3 * 40;  // three records a file
   reopen(small);
-  std::vector<LeaseJournal::Generation> generations;
+  std::vector<LeaseJournal::FileRef> files;
   for (int i = 0; i < 7; ++i) {
-    StatusOr<LeaseJournal::Generation> g = journal->record(lease("k" + std::to_string(i), 1));
-    ASSERT_TRUE(g.ok());
-    generations.push_back(*g);
+    StatusOr<LeaseJournal::FileRef> file = journal->record(lease("k" + std::to_string(i), 1));
+    ASSERT_TRUE(file.ok());
+    files.push_back(*file);
   }
-  EXPECT_EQ(generations.front(), generations[2]);
-  EXPECT_NE(generations[2], generations[3]);
+  EXPECT_EQ(files.front(), files[2]);
+  EXPECT_NE(files[2], files[3]);
   EXPECT_EQ(filesOnDisk(), 3u);
 
-  for (int i = 0; i < 3; ++i) journal->settle(generations[i]);
+  for (int i = 0; i < 3; ++i) journal->settle(files[i]);
   EXPECT_EQ(filesOnDisk(), 2u) << "the first file's leases all settled";
-  journal->settle(generations[6]);  // the current file stays, settled or not
+  journal->settle(files[6]);  // the current file stays, settled or not
   EXPECT_EQ(filesOnDisk(), 2u);
 
   const std::vector<JournaledLease> left = reopen(small);
@@ -146,7 +146,7 @@ TEST_F(LeaseJournalTest, APowerCutKeepsWhatWasSyncedAndNothingElse) {
 TEST_F(LeaseJournalTest, AFailedWriteFailsTheStoreForGood) {
   reopen();
   fs->failAppends(FaultInjectionFs::Error::kNoSpace, ".log");
-  StatusOr<LeaseJournal::Generation> failed = journal->record(lease("full", 1));
+  StatusOr<LeaseJournal::FileRef> failed = journal->record(lease("full", 1));
   ASSERT_FALSE(failed.ok());
   EXPECT_TRUE(failure.failed());
   fs->failAppends(FaultInjectionFs::Error::kNone);
