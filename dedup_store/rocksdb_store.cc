@@ -314,6 +314,12 @@ class RocksDbBackend final : public StoreBackend {
     queue_.close();
     writer_thread_.join();  // after it has finished everything queued
 
+    // Leases still held become lease records, synced, so their attempt
+    // counts survive a power loss too; then the journal is not needed. Not
+    // under db_mutex_: a begin holds its key's lease lock when it takes that
+    // one, and the writer thread, the only other writer, is gone.
+    Status persisted = failure_->failed() ? failure_->status() : writer_.persistLeases();
+
     WriterLock lock(db_mutex_);
     if (failure_->failed()) {
       // Nothing more is written (no WAL sync; and memtables are never
@@ -324,9 +330,6 @@ class RocksDbBackend final : public StoreBackend {
       close_status_ = failure_->status();
       return close_status_;
     }
-    // Leases still held become lease records, synced, so their attempt
-    // counts survive a power loss too; then the journal is not needed.
-    Status persisted = writer_.persistLeases();
     const rocksdb::Status closed = db_->Close();
     if (persisted.ok() && !closed.ok()) {
       persisted = Status::IOError("rocksdb close: " + closed.ToString());

@@ -74,6 +74,50 @@ TEST(RocksDbStoreConcurrencyTest, ManyWorkersBeginningOneKeyGetExactlyOneNew) {
   EXPECT_EQ(other.load(), 0);
 }
 
+TEST(RocksDbStoreConcurrencyTest, WorkersDecidingBeginsThemselvesGrantOneKeyOnce) {
+  // beginNow() on every worker at once, with begin() (the store thread's
+  // path) mixed in: one lease, whichever thread decides.
+  TempDir dir;
+  StoreBackendPtr backend = openAt(dir.path());
+  ASSERT_NE(backend, nullptr);
+  constexpr int kWorkers = 8;
+  constexpr int kBeginsEach = 200;
+  auto workers = startWorkers(*backend, kWorkers);
+  std::atomic<int> fresh{0}, in_flight{0}, other{0};
+  auto count = [&](const StatusOr<BeginResult>& r) {
+    if (r.ok() && r->outcome == Outcome::kNew) {
+      ++fresh;
+    } else if (r.ok() && r->outcome == Outcome::kInFlight) {
+      ++in_flight;
+    } else {
+      ++other;
+    }
+  };
+  std::vector<std::thread> threads;
+  for (auto& worker : workers) {
+    threads.emplace_back([&, w = worker.get()] {
+      w->run([&](std::unique_ptr<DedupStore>& store) {
+        for (int i = 0; i < kBeginsEach; ++i) {
+          if (i % 10 == 0) {
+            store->begin(beginRequest("same"), w->checked<StatusOr<BeginResult>>(count));
+          } else if (std::optional<StatusOr<BeginResult>> r =
+                         store->beginNow(beginRequest("same"))) {
+            count(*r);
+          } else {
+            ++other;  // nothing here needs the disk
+          }
+        }
+      });
+    });
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_TRUE(backend->close().ok());
+  for (auto& worker : workers) worker->drain();
+  EXPECT_EQ(fresh.load(), 1);
+  EXPECT_EQ(in_flight.load(), kWorkers * kBeginsEach - 1);
+  EXPECT_EQ(other.load(), 0);
+}
+
 TEST(RocksDbStoreConcurrencyTest, BeginsQueuedTogetherSeeEachOther) {
   TempDir dir;
   StoreBackendPtr backend = openAt(dir.path());
