@@ -465,9 +465,9 @@ StatusOr<StoreBackendPtr> openRocksDbStore(const RocksDbOptions& options) {
   auto failure = std::make_shared<StoreFailure>();
   rocksdb::Options db_options = makeOptions(options, filter.get());
   db_options.listeners.push_back(std::make_shared<BackgroundErrorListener>(failure));
-  auto wal_files = std::make_shared<WalFiles>(
-      options.file_system != nullptr ? options.file_system : rocksdb::FileSystem::Default(),
-      options.path, failure);
+  const std::shared_ptr<rocksdb::FileSystem> file_system =
+      options.file_system != nullptr ? options.file_system : rocksdb::FileSystem::Default();
+  auto wal_files = std::make_shared<WalFiles>(file_system, options.path, failure);
   std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(wal_files);
   db_options.env = env.get();
   rocksdb::DB* raw_db = nullptr;
@@ -478,7 +478,9 @@ StatusOr<StoreBackendPtr> openRocksDbStore(const RocksDbOptions& options) {
   std::unique_ptr<rocksdb::DB> db(raw_db);
   std::vector<JournaledLease> left;
   StatusOr<std::unique_ptr<LeaseJournal>> journal =
-      LeaseJournal::open(wal_files, options.path + "/leases", *failure, &left);
+      // Not through wal_files: the journal is synced on its own schedule,
+      // not with every WAL sync.
+      LeaseJournal::open(file_system, options.path + "/leases", *failure, &left);
   if (!journal.ok()) return journal.status();
   if (Status recovered = recoverJournaledLeases(*db, **journal, left, now_ms()); !recovered.ok()) {
     return Status::IOError("rocksdb store: cannot recover the lease journal in " + options.path +
