@@ -59,13 +59,14 @@ bool decode(const uint8_t* in, JournaledLease& lease) {
   return true;
 }
 
-std::string fileName(LeaseJournal::Generation generation) {
+std::string fileName(unsigned lane, LeaseJournal::Generation generation) {
   char name[64];
-  std::snprintf(name, sizeof(name), "%s%06" PRIu64 "%s", kPrefix, generation, kSuffix);
+  std::snprintf(name, sizeof(name), "%s%u-%06" PRIu64 "%s", kPrefix, lane, generation, kSuffix);
   return name;
 }
 
-// The generation of a journal file's name; 0 for any other name.
+// The generation of a journal file's name ("LEASES-<lane>-<generation>.log");
+// 0 for any other name.
 LeaseJournal::Generation generationOf(const std::string& name) {
   const size_t prefix = std::strlen(kPrefix);
   const size_t suffix = std::strlen(kSuffix);
@@ -73,10 +74,14 @@ LeaseJournal::Generation generationOf(const std::string& name) {
       name.compare(name.size() - suffix, suffix, kSuffix) != 0) {
     return 0;
   }
+  const std::string middle = name.substr(prefix, name.size() - prefix - suffix);
+  const size_t dash = middle.find('-');
+  if (dash == std::string::npos || dash == 0 || dash + 1 == middle.size()) return 0;
   LeaseJournal::Generation generation = 0;
-  for (size_t i = prefix; i < name.size() - suffix; ++i) {
-    if (name[i] < '0' || name[i] > '9') return 0;
-    generation = generation * 10 + static_cast<uint64_t>(name[i] - '0');
+  for (size_t i = 0; i < middle.size(); ++i) {
+    if (i == dash) continue;
+    if (middle[i] < '0' || middle[i] > '9') return 0;
+    if (i > dash) generation = generation * 10 + static_cast<uint64_t>(middle[i] - '0');
   }
   return generation;
 }
@@ -119,8 +124,9 @@ Status readFile(rocksdb::FileSystem& fs, const std::string& path,
 
 class LeaseJournal::FileLeases {
  public:
-  FileLeases(Generation generation, std::string name)
-      : generation(generation), name(std::move(name)) {}
+  FileLeases(LeaseJournal& journal, Generation generation, std::string name)
+      : journal(journal), generation(generation), name(std::move(name)) {}
+  LeaseJournal& journal;  // outlives every lease recorded in it
   const Generation generation;
   const std::string name;
   std::atomic<uint64_t> live{0};         // recorded, not settled yet
@@ -129,8 +135,14 @@ class LeaseJournal::FileLeases {
 };
 
 LeaseJournal::LeaseJournal(std::shared_ptr<rocksdb::FileSystem> fs, std::string dir,
-                           StoreFailure& failure, LeaseJournalOptions options)
-    : fs_(std::move(fs)), dir_(std::move(dir)), failure_(failure), options_(options) {}
+                           StoreFailure& failure, LeaseJournalOptions options, unsigned lane,
+                           Generation first_generation)
+    : fs_(std::move(fs)),
+      dir_(std::move(dir)),
+      failure_(failure),
+      options_(options),
+      lane_(lane),
+      first_generation_(first_generation) {}
 
 LeaseJournal::~LeaseJournal() {
   MutexLock lock(mutex_);
@@ -148,23 +160,34 @@ StatusOr<std::unique_ptr<LeaseJournal>> LeaseJournal::open(std::shared_ptr<rocks
   s = fs->GetChildren(dir, rocksdb::IOOptions(), &children, nullptr);
   if (!s.ok()) return Status::IOError("lease journal " + dir + ": " + s.ToString());
 
-  std::unique_ptr<LeaseJournal> journal(new LeaseJournal(fs, dir, failure, options));
   std::unordered_map<StoreKey, JournaledLease, StoreKeyHash> leases;
+  std::vector<std::string> recovered;
   Generation newest = 0;
   for (const std::string& child : children) {
     const Generation generation = generationOf(child);
     if (generation == 0) continue;
     const std::string path = dir + "/" + child;
     if (Status read = readFile(*fs, path, leases); !read.ok()) return read;
-    journal->recovered_.push_back(path);
+    recovered.push_back(path);
     newest = std::max(newest, generation);
   }
+  std::unique_ptr<LeaseJournal> journal(
+      new LeaseJournal(fs, dir, failure, options, /*lane=*/0, newest + 1));
+  journal->recovered_ = std::move(recovered);
   left->clear();
   left->reserve(leases.size());
   for (auto& entry : leases) left->push_back(entry.second);
 
   MutexLock lock(journal->mutex_);
   if (Status started = journal->startFile(newest + 1); !started.ok()) return started;
+  return journal;
+}
+
+StatusOr<std::unique_ptr<LeaseJournal>> LeaseJournal::openLane(unsigned lane) const {
+  std::unique_ptr<LeaseJournal> journal(
+      new LeaseJournal(fs_, dir_, failure_, options_, lane, first_generation_));
+  MutexLock lock(journal->mutex_);
+  if (Status started = journal->startFile(first_generation_); !started.ok()) return started;
   return journal;
 }
 
@@ -180,14 +203,14 @@ Status LeaseJournal::dropRecovered() {
 }
 
 Status LeaseJournal::startFile(Generation generation) {
-  const std::string name = dir_ + "/" + fileName(generation);
+  const std::string name = dir_ + "/" + fileName(lane_, generation);
   std::unique_ptr<rocksdb::FSWritableFile> writer;
   const rocksdb::IOStatus s = fs_->NewWritableFile(name, rocksdb::FileOptions(), &writer, nullptr);
   if (!s.ok()) return Status::IOError("lease journal " + name + ": " + s.ToString());
   if (writer_ != nullptr) retired_.push_back(std::move(writer_));
   writer_ = std::move(writer);
   FileRef previous = current_ != 0 ? files_[current_] : nullptr;
-  files_[generation] = std::make_shared<FileLeases>(generation, name);
+  files_[generation] = std::make_shared<FileLeases>(*this, generation, name);
   current_ = generation;
   current_bytes_ = 0;
   if (previous != nullptr) {
@@ -230,7 +253,10 @@ StatusOr<LeaseJournal::FileRef> LeaseJournal::record(const JournaledLease& lease
 }
 
 void LeaseJournal::settle(const FileRef& file) {
-  if (file == nullptr) return;
+  if (file != nullptr) file->journal.settleFile(file);
+}
+
+void LeaseJournal::settleFile(const FileRef& file) {
   if (--file->live == 0 && file->rolled_over) {
     {
       MutexLock lock(mutex_);
@@ -302,6 +328,41 @@ Status LeaseJournal::dropAll() {
 size_t LeaseJournal::files() const {
   MutexLock lock(mutex_);
   return files_.size() + recovered_.size();
+}
+
+LeaseJournalLanes::LeaseJournalLanes(std::unique_ptr<LeaseJournal> first)
+    : first_(std::move(first)) {}
+
+LeaseJournal& LeaseJournalLanes::add() {
+  MutexLock lock(lanes_mutex_);
+  StatusOr<std::unique_ptr<LeaseJournal>> lane =
+      first_->openLane(static_cast<unsigned>(lanes_.size() + 1));
+  if (!lane.ok()) {
+    LOG_ERROR("lease journal: cannot start a lane; this worker shares the first",
+              {"error", lane.status().ToString()});
+    return *first_;
+  }
+  lanes_.push_back(std::move(*lane));
+  return *lanes_.back();
+}
+
+Status LeaseJournalLanes::syncIfDue(std::chrono::steady_clock::time_point now) {
+  Status status = first_->syncIfDue(now);
+  MutexLock lock(lanes_mutex_);
+  for (auto& lane : lanes_) {
+    if (status.ok()) status = lane->syncIfDue(now);
+  }
+  return status;
+}
+
+Status LeaseJournalLanes::dropAll() {
+  Status status = first_->dropAll();
+  MutexLock lock(lanes_mutex_);
+  for (auto& lane : lanes_) {
+    const Status dropped = lane->dropAll();
+    if (status.ok()) status = dropped;
+  }
+  return status;
 }
 
 }  // namespace dedup

@@ -3,7 +3,9 @@
 // commit a moment later.
 //
 // Each grant appends one fixed 40-byte record (key digest, attempt, creation
-// time, checksum) to the current journal file, with one write() and no fsync:
+// time, checksum) to the current file of its lane, with one write() and no
+// fsync (a lane per worker and one for the store thread, so workers' appends
+// share no lock: LeaseJournalLanes):
 // it survives a crash of the process (the page cache keeps it), which is what
 // DESIGN.md asks of the attempt count. The store thread syncs the journal at
 // most every `sync_interval` when it syncs the WAL anyway (syncIfDue), so a
@@ -62,12 +64,14 @@ class LeaseJournal {
   class FileLeases;
   using FileRef = std::shared_ptr<FileLeases>;
 
-  // Opens `dir` (created if missing) and reads back what earlier processes
-  // left into `left` (for each key, its highest attempt).
+  // Opens `dir` (created if missing), reads back what earlier processes
+  // left into `left` (for each key, its highest attempt), and starts lane 0.
   static StatusOr<std::unique_ptr<LeaseJournal>> open(std::shared_ptr<rocksdb::FileSystem> fs,
                                                       std::string dir, StoreFailure& failure,
                                                       std::vector<JournaledLease>* left,
                                                       LeaseJournalOptions options = {});
+  // Another lane beside this one, in the same directory.
+  StatusOr<std::unique_ptr<LeaseJournal>> openLane(unsigned lane) const;
   ~LeaseJournal();
   LeaseJournal(const LeaseJournal&) = delete;
   LeaseJournal& operator=(const LeaseJournal&) = delete;
@@ -78,8 +82,9 @@ class LeaseJournal {
 
   // Appends the crash record of a grant; what to settle it with.
   StatusOr<FileRef> record(const JournaledLease& lease);
-  // The lease recorded in `file` no longer needs its crash record.
-  void settle(const FileRef& file);
+  // The lease recorded in `file` (of whichever lane) no longer needs its
+  // crash record.
+  static void settle(const FileRef& file);
   // Syncs the current file if it was written since its last sync and the
   // last sync is `sync_interval` old. A failed sync fails the store.
   Status syncIfDue(std::chrono::steady_clock::time_point now);
@@ -94,7 +99,8 @@ class LeaseJournal {
 
  private:
   LeaseJournal(std::shared_ptr<rocksdb::FileSystem> fs, std::string dir, StoreFailure& failure,
-               LeaseJournalOptions options);
+               LeaseJournalOptions options, unsigned lane, Generation first_generation);
+  void settleFile(const FileRef& file);
   Status startFile(Generation generation) REQUIRES(mutex_);
   // Deletes `file` once (whoever sees it rolled over with no lease left).
   void removeFile(const FileRef& file);
@@ -106,6 +112,9 @@ class LeaseJournal {
   const std::string dir_;
   StoreFailure& failure_;
   const LeaseJournalOptions options_;
+  const unsigned lane_;
+  // Every lane's first file: above anything an earlier process left.
+  const Generation first_generation_;
   std::vector<std::string> recovered_;  // files read at open, deleted by dropRecovered()
 
   // Held across a sync, which never holds mutex_ (appends go on meanwhile);
@@ -121,6 +130,26 @@ class LeaseJournal {
   uint64_t current_bytes_ GUARDED_BY(mutex_) = 0;
   bool dirty_ GUARDED_BY(mutex_) = false;
   std::chrono::steady_clock::time_point last_sync_ GUARDED_BY(mutex_){};
+};
+
+// The lanes of one store's journal: the first (the store thread's) and one
+// per worker. Thread-safety: every method from any thread.
+class LeaseJournalLanes {
+ public:
+  explicit LeaseJournalLanes(std::unique_ptr<LeaseJournal> first);
+  LeaseJournal& first() { return *first_; }
+  // A new lane, or the first one if its file cannot be created (the error
+  // is logged; appends then share the first lane's lock).
+  LeaseJournal& add();
+  // LeaseJournal::syncIfDue() of every lane.
+  Status syncIfDue(std::chrono::steady_clock::time_point now);
+  // LeaseJournal::dropAll() of every lane.
+  Status dropAll();
+
+ private:
+  const std::unique_ptr<LeaseJournal> first_;
+  Mutex lanes_mutex_;
+  std::vector<std::unique_ptr<LeaseJournal>> lanes_ GUARDED_BY(lanes_mutex_);
 };
 
 }  // namespace dedup

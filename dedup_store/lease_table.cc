@@ -22,20 +22,20 @@ uint64_t randomTokenStart() {
 
 }  // namespace
 
-LeaseTable::LeaseTable(LeaseJournal& journal)
-    : journal_(journal), next_token_(randomTokenStart()) {}
+LeaseTable::LeaseTable() : next_token_(randomTokenStart()) {}
 
 StatusOr<BeginResult> LeaseTable::apply(Stripe& stripe, const StoreKey& key, BeginDecision decision,
-                                        const HeldLease* replaced, const Now& now) {
+                                        const HeldLease* replaced, const Now& now,
+                                        LeaseJournal& journal) {
   if (!decision.granted) return std::move(decision.result);
   StatusOr<LeaseJournal::FileRef> journaled =
-      journal_.record(JournaledLease{key, decision.granted->attempt, now.wall_ms});
+      journal.record(JournaledLease{key, decision.granted->attempt, now.wall_ms});
   if (!journaled.ok()) return journaled.status();  // the key stays as it was
   // A takeover replaces a lease that was not settling: one held either way.
   if (replaced == nullptr) unsettled_.fetch_add(1, std::memory_order_relaxed);
   stripe.leases[key] = HeldLease{*decision.granted, false, std::move(*journaled)};
   // The takeover's record supersedes the expired lease's.
-  if (replaced != nullptr) journal_.settle(replaced->journal);
+  if (replaced != nullptr) LeaseJournal::settle(replaced->journal);
   return std::move(decision.result);
 }
 
@@ -67,7 +67,7 @@ void LeaseTable::finishSettling(const StoreKey& key, LeaseToken token) {
   MutexLock lock(stripe.mutex);
   auto held = stripe.leases.find(key);
   if (held == stripe.leases.end() || held->second.lease.token != token) return;
-  journal_.settle(held->second.journal);
+  LeaseJournal::settle(held->second.journal);
   stripe.leases.erase(held);
 }
 

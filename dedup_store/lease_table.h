@@ -49,16 +49,16 @@ using RecordRead = StatusOr<std::optional<StoredRecord>>;
 
 class LeaseTable {
  public:
-  explicit LeaseTable(LeaseJournal& journal);
+  LeaseTable();
 
   // Decides a begin (rocksdb_record.h decideBegin): from the key's lease, or,
   // when it holds none, from `read(key)` — called with the stripe locked, so
   // it must not wait long: a worker passes a read that answers nullopt rather
   // than touch the disk, and then gets nullopt here. A grant is recorded in
-  // the journal before the lock is let go.
+  // `journal` (the caller's lane) before the lock is let go.
   template <typename Read>
   std::optional<StatusOr<BeginResult>> begin(const BeginRequest& request, const Now& now,
-                                             Read&& read);
+                                             Read&& read, LeaseJournal& journal);
 
   // In flight under `token` and not settling: marks it settling, copies it to
   // `lease` and answers true. False: the token lost the key (kLeaseLost).
@@ -92,9 +92,9 @@ class LeaseTable {
   const Stripe& stripeOf(const StoreKey& key) const { return stripes_[key.digest[0] % kStripes]; }
   // Applies a decision made under `stripe`'s lock: keeps and journals a grant.
   StatusOr<BeginResult> apply(Stripe& stripe, const StoreKey& key, BeginDecision decision,
-                              const HeldLease* replaced, const Now& now) REQUIRES(stripe.mutex);
+                              const HeldLease* replaced, const Now& now, LeaseJournal& journal)
+      REQUIRES(stripe.mutex);
 
-  LeaseJournal& journal_;
   std::atomic<uint64_t> next_token_;
   std::atomic<size_t> unsettled_{0};
   std::array<Stripe, kStripes> stripes_;
@@ -102,7 +102,7 @@ class LeaseTable {
 
 template <typename Read>
 std::optional<StatusOr<BeginResult>> LeaseTable::begin(const BeginRequest& request, const Now& now,
-                                                       Read&& read) {
+                                                       Read&& read, LeaseJournal& journal) {
   Stripe& stripe = stripeOf(request.key);
   MutexLock lock(stripe.mutex);
   auto held = stripe.leases.find(request.key);
@@ -118,7 +118,7 @@ std::optional<StatusOr<BeginResult>> LeaseTable::begin(const BeginRequest& reque
     const HeldLease replaced = held->second;
     TokenSource tokens(next_token_.fetch_add(1, std::memory_order_relaxed));
     return apply(stripe, request.key, decideBegin(request, &replaced.lease, nullptr, now, tokens),
-                 &replaced, now);
+                 &replaced, now, journal);
   }
   std::optional<RecordRead> stored = read(request.key);
   if (!stored) return std::nullopt;
@@ -127,7 +127,7 @@ std::optional<StatusOr<BeginResult>> LeaseTable::begin(const BeginRequest& reque
   TokenSource tokens(next_token_.fetch_add(1, std::memory_order_relaxed));
   return apply(stripe, request.key,
                decideBegin(request, nullptr, record ? &*record : nullptr, now, tokens), nullptr,
-               now);
+               now, journal);
 }
 
 }  // namespace dedup

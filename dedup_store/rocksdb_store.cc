@@ -181,11 +181,12 @@ class RocksDbBackend;
 class RocksDbDedupStore final : public DedupStore {
  public:
   RocksDbDedupStore(OpQueue& queue, const RocksDbBackend& backend, LeaseTable& leases,
-                    const StoreFailure& failure, const std::function<int64_t()>& now_ms,
-                    EventLoop& loop)
+                    LeaseJournal& journal, const StoreFailure& failure,
+                    const std::function<int64_t()>& now_ms, EventLoop& loop)
       : queue_(queue),
         backend_(backend),
         leases_(leases),
+        journal_(journal),
         failure_(failure),
         now_ms_(now_ms),
         channel_(std::make_shared<LoopChannel>(loop)) {}
@@ -244,6 +245,7 @@ class RocksDbDedupStore final : public DedupStore {
   OpQueue& queue_;
   const RocksDbBackend& backend_;
   LeaseTable& leases_;
+  LeaseJournal& journal_;  // this worker's lane
   const StoreFailure& failure_;
   const std::function<int64_t()>& now_ms_;
   LoopChannelPtr channel_;
@@ -260,13 +262,12 @@ class RocksDbBackend final : public StoreBackend {
         wal_files_(std::move(wal_files)),
         env_(std::move(env)),
         db_(std::move(db)),
-        journal_(std::move(journal)),
+        journals_(std::move(journal)),
         now_ms_(std::move(now_ms)),
         op_timeout_(options.op_timeout),
         commit_linger_(options.commit_linger),
         queue_(options.max_queued_ops),
-        leases_(*journal_),
-        writer_(*db_, *wal_files_, leases_, *journal_, now_ms_, counters_, *failure_),
+        writer_(*db_, *wal_files_, leases_, journals_, now_ms_, counters_, *failure_),
         writer_thread_([this] { runWriter(); }) {}
 
   ~RocksDbBackend() override { close(); }
@@ -274,9 +275,9 @@ class RocksDbBackend final : public StoreBackend {
   std::string_view name() const override { return "rocksdb"; }
 
   DedupStorePtr attach(EventLoop& loop) override {
-    return withDeadlines(
-        std::make_unique<RocksDbDedupStore>(queue_, *this, leases_, *failure_, now_ms_, loop), loop,
-        op_timeout_, overdue_);
+    return withDeadlines(std::make_unique<RocksDbDedupStore>(
+                             queue_, *this, leases_, journals_.add(), *failure_, now_ms_, loop),
+                         loop, op_timeout_, overdue_);
   }
 
   bool healthy() const override {
@@ -381,7 +382,7 @@ class RocksDbBackend final : public StoreBackend {
   // Guards db_'s lifetime: close() resets it while stats() may be reading.
   mutable SharedMutex db_mutex_;
   std::unique_ptr<rocksdb::DB> db_;
-  const std::unique_ptr<LeaseJournal> journal_;
+  LeaseJournalLanes journals_;  // before leases_, whose leases point into it
   const std::function<int64_t()> now_ms_;
   const std::chrono::milliseconds op_timeout_;
   const std::chrono::microseconds commit_linger_;
@@ -404,8 +405,8 @@ std::optional<StatusOr<BeginResult>> RocksDbDedupStore::beginNow(const BeginRequ
   if (failure_.failed()) return StatusOr<BeginResult>(failure_.status());
   const Now now{now_ms_(), std::chrono::steady_clock::now()};
   // A read that would touch the disk leaves the begin to the store thread.
-  return leases_.begin(request, now,
-                       [this](const StoreKey& key) { return backend_.readCached(key); });
+  return leases_.begin(
+      request, now, [this](const StoreKey& key) { return backend_.readCached(key); }, journal_);
 }
 
 // What the journal says earlier processes left in flight becomes lease

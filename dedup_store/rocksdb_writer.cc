@@ -78,12 +78,12 @@ struct RocksDbWriter::Settled {
 };
 
 RocksDbWriter::RocksDbWriter(rocksdb::DB& db, WalFiles& wal_files, LeaseTable& leases,
-                             LeaseJournal& journal, std::function<int64_t()> now_ms,
+                             LeaseJournalLanes& journals, std::function<int64_t()> now_ms,
                              WriterCounters& counters, StoreFailure& failure)
     : db_(db),
       wal_files_(wal_files),
       leases_(leases),
-      journal_(journal),
+      journals_(journals),
       now_ms_(std::move(now_ms)),
       counters_(counters),
       failure_(failure),
@@ -173,7 +173,8 @@ void RocksDbWriter::decide(StoreOp& op, const Now& now) {
     // and workers hashing to that lock do not wait for the disk.
     (void)readRecord(db_, key, /*cached_only=*/false);
     std::optional<StatusOr<BeginResult>> result = leases_.begin(
-        begin->request, now, [this](const StoreKey& k) { return readRecord(db_, k, false); });
+        begin->request, now, [this](const StoreKey& k) { return readRecord(db_, k, false); },
+        journals_.first());
     op.complete(std::move(*result));
   } else if (auto* inspect = std::get_if<InspectOp>(&op.op)) {
     if (std::optional<HeldLease> held = leases_.find(inspect->key)) {
@@ -217,7 +218,7 @@ Status RocksDbWriter::write(rocksdb::WriteBatch& writes, bool sync) {
   counters_.syncs.fetch_add(1, std::memory_order_relaxed);
   // The journal rides along with the WAL's syncs (at most every so often),
   // never costs one of its own; before any result of this batch is posted.
-  return journal_.syncIfDue(std::chrono::steady_clock::now());
+  return journals_.syncIfDue(std::chrono::steady_clock::now());
 }
 
 Status RocksDbWriter::persistLeases() {
@@ -229,7 +230,7 @@ Status RocksDbWriter::persistLeases() {
   if (writes.Count() != 0) {
     if (Status written = write(writes, /*sync=*/true); !written.ok()) return written;
   }
-  return journal_.dropAll();
+  return journals_.dropAll();
 }
 
 }  // namespace dedup

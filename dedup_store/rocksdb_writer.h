@@ -52,8 +52,11 @@ std::optional<RecordRead> readRecord(rocksdb::DB& db, const StoreKey& key, bool 
 
 class RocksDbWriter {
  public:
-  RocksDbWriter(rocksdb::DB& db, WalFiles& wal_files, LeaseTable& leases, LeaseJournal& journal,
-                std::function<int64_t()> now_ms, WriterCounters& counters, StoreFailure& failure);
+  // Grants decided here are journaled in the first of `journals` (the store
+  // thread's lane).
+  RocksDbWriter(rocksdb::DB& db, WalFiles& wal_files, LeaseTable& leases,
+                LeaseJournalLanes& journals, std::function<int64_t()> now_ms,
+                WriterCounters& counters, StoreFailure& failure);
 
   // Decides, writes and completes every op of `batch`.
   void process(std::vector<StoreOp>& batch);
@@ -74,7 +77,7 @@ class RocksDbWriter {
   rocksdb::DB& db_;
   WalFiles& wal_files_;
   LeaseTable& leases_;
-  LeaseJournal& journal_;
+  LeaseJournalLanes& journals_;
   std::function<int64_t()> now_ms_;
   WriterCounters& counters_;
   StoreFailure& failure_;

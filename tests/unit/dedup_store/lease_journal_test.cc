@@ -143,6 +143,33 @@ TEST_F(LeaseJournalTest, APowerCutKeepsWhatWasSyncedAndNothingElse) {
   EXPECT_TRUE(find(left, "synced").has_value());
 }
 
+TEST_F(LeaseJournalTest, LanesKeepFilesOfTheirOwnAndAreAllReadBack) {
+  reopen();
+  StatusOr<std::unique_ptr<LeaseJournal>> lane = journal->openLane(1);
+  ASSERT_TRUE(lane.ok()) << lane.status().ToString();
+  ASSERT_TRUE(journal->record(lease("first", 1)).ok());
+  ASSERT_TRUE((*lane)->record(lease("second", 2)).ok());
+  EXPECT_EQ(filesOnDisk(), 2u);
+  lane->reset();
+
+  const std::vector<JournaledLease> left = reopen();
+  ASSERT_EQ(left.size(), 2u);
+  EXPECT_EQ(find(left, "second")->attempt, 2u);
+}
+
+TEST_F(LeaseJournalTest, ANewProcessNeverWritesOverTheFilesItReadBack) {
+  reopen();
+  ASSERT_TRUE(journal->record(lease("old", 1)).ok());
+  ASSERT_EQ(reopen().size(), 1u);
+  // Crashed again before the database took the old lease over: both count.
+  ASSERT_TRUE(journal->record(lease("new", 1)).ok());
+  StatusOr<std::unique_ptr<LeaseJournal>> lane = journal->openLane(1);
+  ASSERT_TRUE(lane.ok());
+  ASSERT_TRUE((*lane)->record(lease("newer", 1)).ok());
+  lane->reset();
+  EXPECT_EQ(reopen().size(), 3u);
+}
+
 TEST_F(LeaseJournalTest, AFailedWriteFailsTheStoreForGood) {
   reopen();
   fs->failAppends(FaultInjectionFs::Error::kNoSpace, ".log");
