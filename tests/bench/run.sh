@@ -224,11 +224,16 @@ stop "$NGX_PID"
 
 # ---- dedup-proxy, RocksDB store ------------------------------------------------------
 echo "== dedup-rocksdb"
-DP_PORT="$(freeport)"; DP_ADMIN="$(freeport)"
-"$PROXY_BIN" --upstream "http://127.0.0.1:$APP_PORT" --listen "127.0.0.1:$DP_PORT" \
-  --admin "127.0.0.1:$DP_ADMIN" --store "rocksdb:$TMP/dedup-data" --workers "$WORKERS" \
-  --log-level warn >"$TMP/dedup.log" 2>&1 & DP_PID=$!; PIDS+=($DP_PID)
-wait_http "http://127.0.0.1:$DP_ADMIN/readyz"
+# start_dedup_rocksdb APP_PORT NAME: dedup-proxy (RocksDB in $TMP/NAME-data,
+# log $TMP/NAME.log) in front of the app; sets DP_PORT, DP_ADMIN, DP_PID.
+start_dedup_rocksdb() {
+  DP_PORT="$(freeport)"; DP_ADMIN="$(freeport)"
+  "$PROXY_BIN" --upstream "http://127.0.0.1:$1" --listen "127.0.0.1:$DP_PORT" \
+    --admin "127.0.0.1:$DP_ADMIN" --store "rocksdb:$TMP/$2-data" --workers "$WORKERS" \
+    --log-level warn >"$TMP/$2.log" 2>&1 & DP_PID=$!; PIDS+=($DP_PID)
+  wait_http "http://127.0.0.1:$DP_ADMIN/readyz"
+}
+start_dedup_rocksdb "$APP_PORT" dedup
 run_matrix dedup-rocksdb "http://127.0.0.1:$DP_PORT" "$DP_PID" "http://127.0.0.1:$DP_ADMIN"
 stop "$DP_PID"
 [ -s "$TMP/dedup.log" ] && { echo "dedup-proxy log (warn+):"; tail -5 "$TMP/dedup.log"; }
@@ -316,13 +321,9 @@ if [ -z "$EXPRESS_SKIP" ]; then
   CUR_APP_PID="$EX_PID" SPECS="newkey1k:32:1024" run_matrix nginx-express "http://127.0.0.1:$NGX_PORT" "$NGX_PID" ""
   stop "$NGX_PID"
   echo "== dedup-express"
-  DE_PORT="$(freeport)"; DE_ADMIN="$(freeport)"
-  "$PROXY_BIN" --upstream "http://127.0.0.1:$EX_PORT" --listen "127.0.0.1:$DE_PORT" \
-    --admin "127.0.0.1:$DE_ADMIN" --store "rocksdb:$TMP/dedup-express-data" --workers "$WORKERS" \
-    --log-level warn >"$TMP/dedup-express.log" 2>&1 & DE_PID=$!; PIDS+=($DE_PID)
-  wait_http "http://127.0.0.1:$DE_ADMIN/readyz"
-  CUR_APP_PID="$EX_PID" SPECS="newkey1k:32:1024" run_matrix dedup-express "http://127.0.0.1:$DE_PORT" "$DE_PID" "http://127.0.0.1:$DE_ADMIN"
-  stop "$DE_PID"; stop "$EX_PID"
+  start_dedup_rocksdb "$EX_PORT" dedup-express
+  CUR_APP_PID="$EX_PID" SPECS="newkey1k:32:1024" run_matrix dedup-express "http://127.0.0.1:$DP_PORT" "$DP_PID" "http://127.0.0.1:$DP_ADMIN"
+  stop "$DP_PID"; stop "$EX_PID"
   [ -s "$TMP/dedup-express.log" ] && { echo "dedup-proxy (express) log (warn+):"; tail -5 "$TMP/dedup-express.log"; }
 else
   echo "== express: skipped ($EXPRESS_SKIP)"

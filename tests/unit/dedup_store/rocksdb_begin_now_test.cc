@@ -25,9 +25,7 @@ using testing::fingerprintOf;
 class RocksDbBeginNowTest : public testing::RocksDbStoreFixture {
  protected:
   std::optional<StatusOr<BeginResult>> beginNow(const BeginRequest& request) {
-    std::optional<StatusOr<BeginResult>> result;
-    worker->run([&](std::unique_ptr<DedupStore>& store) { result = store->beginNow(request); });
-    return result;
+    return worker->beginNow(request);
   }
   // beginNow() that must decide: the outcome, or a failure of the test.
   BeginResult decidedNow(const BeginRequest& request) {

@@ -80,9 +80,7 @@ class RocksDbFaultTest : public ::testing::Test {
     ASSERT_EQ(*r, CommitOutcome::kCommitted);
   }
   std::optional<StatusOr<BeginResult>> beginNow(const BeginRequest& request) {
-    std::optional<StatusOr<BeginResult>> result;
-    worker->run([&](std::unique_ptr<DedupStore>& store) { result = store->beginNow(request); });
-    return result;
+    return worker->beginNow(request);
   }
   bool replayedNow(const BeginRequest& request) {
     std::optional<StatusOr<BeginResult>> result = beginNow(request);

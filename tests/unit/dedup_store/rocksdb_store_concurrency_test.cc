@@ -35,6 +35,21 @@ std::vector<std::unique_ptr<LoopWorker>> startWorkers(StoreBackend& backend, int
   return workers;
 }
 
+// Begin outcomes counted from any thread.
+struct BeginTally {
+  std::atomic<int> fresh{0}, in_flight{0}, other{0};
+  void count(const StatusOr<BeginResult>& r) {
+    if (r.ok() && r->outcome == Outcome::kNew) {
+      ++fresh;
+    } else if (r.ok() && r->outcome == Outcome::kInFlight) {
+      ++in_flight;
+    } else {
+      ++other;
+    }
+  }
+  int total() const { return fresh + in_flight + other; }
+};
+
 TEST(RocksDbStoreConcurrencyTest, ManyWorkersBeginningOneKeyGetExactlyOneNew) {
   TempDir dir;
   StoreBackendPtr backend = openAt(dir.path());
@@ -43,23 +58,15 @@ TEST(RocksDbStoreConcurrencyTest, ManyWorkersBeginningOneKeyGetExactlyOneNew) {
   constexpr int kBeginsEach = 200;
   auto workers = startWorkers(*backend, kWorkers);
 
-  std::atomic<int> fresh{0}, in_flight{0}, other{0}, done{0};
+  BeginTally tally;
   std::vector<std::thread> threads;
   for (auto& worker : workers) {
     threads.emplace_back([&, w = worker.get()] {
       w->run([&](std::unique_ptr<DedupStore>& store) {
         for (int i = 0; i < kBeginsEach; ++i) {
           store->begin(beginRequest("same"),
-                       w->checked<StatusOr<BeginResult>>([&](StatusOr<BeginResult> r) {
-                         if (r.ok() && r->outcome == Outcome::kNew) {
-                           ++fresh;
-                         } else if (r.ok() && r->outcome == Outcome::kInFlight) {
-                           ++in_flight;
-                         } else {
-                           ++other;
-                         }
-                         ++done;
-                       }));
+                       w->checked<StatusOr<BeginResult>>(
+                           [&](const StatusOr<BeginResult>& r) { tally.count(r); }));
         }
       });
     });
@@ -68,10 +75,10 @@ TEST(RocksDbStoreConcurrencyTest, ManyWorkersBeginningOneKeyGetExactlyOneNew) {
   ASSERT_TRUE(backend->close().ok());  // finishes everything queued
   for (auto& worker : workers) worker->drain();
 
-  EXPECT_EQ(done.load(), kWorkers * kBeginsEach);
-  EXPECT_EQ(fresh.load(), 1);
-  EXPECT_EQ(in_flight.load(), kWorkers * kBeginsEach - 1);
-  EXPECT_EQ(other.load(), 0);
+  EXPECT_EQ(tally.total(), kWorkers * kBeginsEach);
+  EXPECT_EQ(tally.fresh.load(), 1);
+  EXPECT_EQ(tally.in_flight.load(), kWorkers * kBeginsEach - 1);
+  EXPECT_EQ(tally.other.load(), 0);
 }
 
 TEST(RocksDbStoreConcurrencyTest, WorkersDecidingBeginsThemselvesGrantOneKeyOnce) {
@@ -83,28 +90,21 @@ TEST(RocksDbStoreConcurrencyTest, WorkersDecidingBeginsThemselvesGrantOneKeyOnce
   constexpr int kWorkers = 8;
   constexpr int kBeginsEach = 200;
   auto workers = startWorkers(*backend, kWorkers);
-  std::atomic<int> fresh{0}, in_flight{0}, other{0};
-  auto count = [&](const StatusOr<BeginResult>& r) {
-    if (r.ok() && r->outcome == Outcome::kNew) {
-      ++fresh;
-    } else if (r.ok() && r->outcome == Outcome::kInFlight) {
-      ++in_flight;
-    } else {
-      ++other;
-    }
-  };
+  BeginTally tally;
   std::vector<std::thread> threads;
   for (auto& worker : workers) {
     threads.emplace_back([&, w = worker.get()] {
       w->run([&](std::unique_ptr<DedupStore>& store) {
         for (int i = 0; i < kBeginsEach; ++i) {
           if (i % 10 == 0) {
-            store->begin(beginRequest("same"), w->checked<StatusOr<BeginResult>>(count));
+            store->begin(beginRequest("same"),
+                         w->checked<StatusOr<BeginResult>>(
+                             [&](const StatusOr<BeginResult>& r) { tally.count(r); }));
           } else if (std::optional<StatusOr<BeginResult>> r =
                          store->beginNow(beginRequest("same"))) {
-            count(*r);
+            tally.count(*r);
           } else {
-            ++other;  // nothing here needs the disk
+            ++tally.other;  // nothing here needs the disk
           }
         }
       });
@@ -113,9 +113,9 @@ TEST(RocksDbStoreConcurrencyTest, WorkersDecidingBeginsThemselvesGrantOneKeyOnce
   for (auto& t : threads) t.join();
   ASSERT_TRUE(backend->close().ok());
   for (auto& worker : workers) worker->drain();
-  EXPECT_EQ(fresh.load(), 1);
-  EXPECT_EQ(in_flight.load(), kWorkers * kBeginsEach - 1);
-  EXPECT_EQ(other.load(), 0);
+  EXPECT_EQ(tally.fresh.load(), 1);
+  EXPECT_EQ(tally.in_flight.load(), kWorkers * kBeginsEach - 1);
+  EXPECT_EQ(tally.other.load(), 0);
 }
 
 TEST(RocksDbStoreConcurrencyTest, BeginsQueuedTogetherSeeEachOther) {

@@ -63,6 +63,12 @@ std::future<StatusOr<BeginResult>> LoopWorker::begin(const BeginRequest& request
   return promise->get_future();
 }
 
+std::optional<StatusOr<BeginResult>> LoopWorker::beginNow(const BeginRequest& request) {
+  std::optional<StatusOr<BeginResult>> result;
+  run([&](std::unique_ptr<DedupStore>& store) { result = store->beginNow(request); });
+  return result;
+}
+
 std::future<StatusOr<CommitOutcome>> LoopWorker::commit(const StoreKey& key, LeaseToken token,
                                                         const StoredResponse& response,
                                                         std::chrono::milliseconds ttl) {

@@ -14,6 +14,7 @@
 #include <functional>
 #include <future>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -61,6 +62,8 @@ class LoopWorker {
   ~LoopWorker();  // destroys the store on the loop's thread, then stops the loop
 
   std::future<StatusOr<BeginResult>> begin(const BeginRequest& request);
+  // DedupStore::beginNow() on the loop's thread.
+  std::optional<StatusOr<BeginResult>> beginNow(const BeginRequest& request);
   std::future<StatusOr<CommitOutcome>> commit(const StoreKey& key, LeaseToken token,
                                               const StoredResponse& response,
                                               std::chrono::milliseconds ttl);
