@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -50,72 +51,59 @@ struct BeginTally {
   int total() const { return fresh + in_flight + other; }
 };
 
-TEST(RocksDbStoreConcurrencyTest, ManyWorkersBeginningOneKeyGetExactlyOneNew) {
+constexpr int kBeginsEach = 200;
+
+// Eight workers each run `begins` (kBeginsEach of them) on one key at once; then
+// the backend closes (finishing what is queued) and the outcomes are
+// checked: one lease, every other begin in flight.
+void expectOneLeaseFromEveryWorkerAtOnce(
+    const std::function<void(LoopWorker&, DedupStore&, BeginTally&)>& begins) {
+  constexpr int kWorkers = 8;
   TempDir dir;
   StoreBackendPtr backend = openAt(dir.path());
   ASSERT_NE(backend, nullptr);
-  constexpr int kWorkers = 8;
-  constexpr int kBeginsEach = 200;
   auto workers = startWorkers(*backend, kWorkers);
-
   BeginTally tally;
   std::vector<std::thread> threads;
   for (auto& worker : workers) {
     threads.emplace_back([&, w = worker.get()] {
-      w->run([&](std::unique_ptr<DedupStore>& store) {
-        for (int i = 0; i < kBeginsEach; ++i) {
-          store->begin(beginRequest("same"),
-                       w->checked<StatusOr<BeginResult>>(
-                           [&](const StatusOr<BeginResult>& r) { tally.count(r); }));
-        }
-      });
+      w->run([&](std::unique_ptr<DedupStore>& store) { begins(*w, *store, tally); });
     });
   }
   for (auto& t : threads) t.join();
   ASSERT_TRUE(backend->close().ok());  // finishes everything queued
   for (auto& worker : workers) worker->drain();
-
-  EXPECT_EQ(tally.total(), kWorkers * kBeginsEach);
+  EXPECT_EQ(tally.total(), kWorkers * kBeginsEach) << "every begin answered once";
   EXPECT_EQ(tally.fresh.load(), 1);
   EXPECT_EQ(tally.in_flight.load(), kWorkers * kBeginsEach - 1);
   EXPECT_EQ(tally.other.load(), 0);
 }
 
+void queueBegin(LoopWorker& worker, DedupStore& store, BeginTally& tally) {
+  store.begin(beginRequest("same"), worker.checked<StatusOr<BeginResult>>(
+                                        [&](const StatusOr<BeginResult>& r) { tally.count(r); }));
+}
+
+TEST(RocksDbStoreConcurrencyTest, ManyWorkersBeginningOneKeyGetExactlyOneNew) {
+  expectOneLeaseFromEveryWorkerAtOnce([](LoopWorker& worker, DedupStore& store, BeginTally& tally) {
+    for (int i = 0; i < kBeginsEach; ++i) queueBegin(worker, store, tally);
+  });
+}
+
 TEST(RocksDbStoreConcurrencyTest, WorkersDecidingBeginsThemselvesGrantOneKeyOnce) {
   // beginNow() on every worker at once, with begin() (the store thread's
   // path) mixed in: one lease, whichever thread decides.
-  TempDir dir;
-  StoreBackendPtr backend = openAt(dir.path());
-  ASSERT_NE(backend, nullptr);
-  constexpr int kWorkers = 8;
-  constexpr int kBeginsEach = 200;
-  auto workers = startWorkers(*backend, kWorkers);
-  BeginTally tally;
-  std::vector<std::thread> threads;
-  for (auto& worker : workers) {
-    threads.emplace_back([&, w = worker.get()] {
-      w->run([&](std::unique_ptr<DedupStore>& store) {
-        for (int i = 0; i < kBeginsEach; ++i) {
-          if (i % 10 == 0) {
-            store->begin(beginRequest("same"),
-                         w->checked<StatusOr<BeginResult>>(
-                             [&](const StatusOr<BeginResult>& r) { tally.count(r); }));
-          } else if (std::optional<StatusOr<BeginResult>> r =
-                         store->beginNow(beginRequest("same"))) {
-            tally.count(*r);
-          } else {
-            ++tally.other;  // nothing here needs the disk
-          }
-        }
-      });
-    });
-  }
-  for (auto& t : threads) t.join();
-  ASSERT_TRUE(backend->close().ok());
-  for (auto& worker : workers) worker->drain();
-  EXPECT_EQ(tally.fresh.load(), 1);
-  EXPECT_EQ(tally.in_flight.load(), kWorkers * kBeginsEach - 1);
-  EXPECT_EQ(tally.other.load(), 0);
+  expectOneLeaseFromEveryWorkerAtOnce([](LoopWorker& worker, DedupStore& store, BeginTally& tally) {
+    for (int i = 0; i < kBeginsEach; ++i) {
+      if (i % 10 == 0) {
+        queueBegin(worker, store, tally);
+      } else if (std::optional<StatusOr<BeginResult>> r = store.beginNow(beginRequest("same"))) {
+        tally.count(*r);
+      } else {
+        ++tally.other;  // nothing here needs the disk
+      }
+    }
+  });
 }
 
 TEST(RocksDbStoreConcurrencyTest, BeginsQueuedTogetherSeeEachOther) {
