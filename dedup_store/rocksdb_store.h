@@ -5,9 +5,11 @@
 // from memory, and records a grant in the lease journal (lease_journal.h: one
 // unsynced append, which survives a process crash) instead of writing it
 // through the LSM. Commits and releases go to one store thread, the only
-// writer: commits are group-committed, one fsync per batch, and acknowledged
-// (and replayed to anyone) only once durable. See rocksdb_writer.h. Begins
-// that would read the disk go to the store thread too.
+// writer: commits are group-committed, one fsync per batch (the thread waits
+// up to `commit_linger` for more while other deliveries are at the app), and
+// acknowledged (and replayed to anyone) only once durable. See
+// rocksdb_writer.h. Begins that would read the disk go to the store thread
+// too.
 //
 // Expired committed keys are invisible at once and removed from disk by a
 // compaction filter as RocksDB compacts (never by a scan).
