@@ -95,6 +95,7 @@ BeginDecision grant(const BeginRequest& request, uint32_t attempt, const Now& no
                     TokenSource& tokens) {
   LeaseEntry lease;
   lease.token = tokens.next();
+  lease.granted = now.steady;
   lease.deadline = now.steady + request.lease;
   lease.attempt = attempt;
   lease.fingerprint = request.fingerprint;

@@ -88,7 +88,8 @@ struct LeaseEntry {
   std::chrono::steady_clock::time_point deadline{};
   uint32_t attempt = 1;
   Fingerprint fingerprint{};
-  int64_t created_ms = 0;  // wall clock, for its lease record
+  int64_t created_ms = 0;                           // wall clock, for its lease record
+  std::chrono::steady_clock::time_point granted{};  // for the time a delivery spends at the app
 };
 
 struct Now {

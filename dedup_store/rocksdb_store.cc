@@ -358,21 +358,33 @@ class RocksDbBackend final : public StoreBackend {
       if (batch.empty()) return;  // closed and drained
       // Group commit: while other deliveries are at the app, their commits
       // are on their way; waiting a little for them lets one fsync (about
-      // 85 us of CPU on a VM's disk) carry more of them. A lone delivery
-      // never waits.
+      // 85 us of CPU on a VM's disk) carry more of them. A quarter of the
+      // time deliveries spend at the app costs them little latency; a lone
+      // delivery never waits.
+      const auto now = std::chrono::steady_clock::now();
+      const bool commits = observeTimeAtApp(batch, now);
       const size_t coming = leases_.unsettledCount();
-      if (commit_linger_.count() > 0 && coming > 0 && hasCommit(batch)) {
-        queue_.takeMore(batch, coming, std::chrono::steady_clock::now() + commit_linger_,
-                        kMaxBatchOps);
+      const auto linger = std::min(commit_linger_, time_at_app_ / 4);
+      if (commits && coming > 0 && linger.count() > 0) {
+        queue_.takeMore(batch, coming, now + linger, kMaxBatchOps);
       }
       writer_.process(batch);
     }
   }
-  static bool hasCommit(const std::vector<StoreOp>& batch) {
+  // Folds the commits' time at the app (grant to commit) into time_at_app_;
+  // whether `batch` holds a commit.
+  bool observeTimeAtApp(const std::vector<StoreOp>& batch,
+                        std::chrono::steady_clock::time_point now) {
+    bool commits = false;
     for (const StoreOp& op : batch) {
-      if (std::holds_alternative<CommitOp>(op.op)) return true;
+      const auto* commit = std::get_if<CommitOp>(&op.op);
+      if (commit == nullptr) continue;
+      commits = true;
+      const auto at_app =
+          std::chrono::duration_cast<std::chrono::microseconds>(now - commit->lease.granted);
+      time_at_app_ += (at_app - time_at_app_) / 16;  // moving average over ~16 commits
     }
-    return false;
+    return commits;
   }
 
   const std::unique_ptr<ExpiredRecordFilter> filter_;  // must outlive db_
@@ -386,6 +398,7 @@ class RocksDbBackend final : public StoreBackend {
   const std::function<int64_t()> now_ms_;
   const std::chrono::milliseconds op_timeout_;
   const std::chrono::microseconds commit_linger_;
+  std::chrono::microseconds time_at_app_{0};  // writer thread only
   // Operations past their deadline that the store has not answered yet.
   const std::shared_ptr<std::atomic<int64_t>> overdue_ = std::make_shared<std::atomic<int64_t>>(0);
   WriterCounters counters_;

@@ -6,7 +6,7 @@
 // unsynced append, which survives a process crash) instead of writing it
 // through the LSM. Commits and releases go to one store thread, the only
 // writer: commits are group-committed, one fsync per batch (the thread waits
-// up to `commit_linger` for more while other deliveries are at the app), and
+// a little for more while other deliveries are at the app), and
 // acknowledged (and replayed to anyone) only once durable. See
 // rocksdb_writer.h. Begins that would read the disk go to the store thread
 // too.
@@ -56,10 +56,11 @@ struct RocksDbOptions {
   // Every begin, commit and release answers within it (Timeout past it).
   // Default 5s.
   std::chrono::milliseconds op_timeout{5000};
-  // How long the store thread may wait for more commits before it syncs a
-  // batch, while other deliveries hold leases (their commits are coming);
-  // a lone delivery never waits. 0: sync at once. Default 250us.
-  std::chrono::microseconds commit_linger{250};
+  // The longest the store thread waits for more commits before it syncs a
+  // batch, while other deliveries hold leases (their commits are coming): it
+  // waits a quarter of the time deliveries recently spent at the app, at
+  // most this; a lone delivery never waits. 0: sync at once. Default 1ms.
+  std::chrono::microseconds commit_linger{1000};
   // Operations waiting for the store thread at most; more are refused with
   // Unavailable (counted in StoreStats::queue_full). Default 16384.
   size_t max_queued_ops = 16384;
