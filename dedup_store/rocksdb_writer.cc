@@ -216,8 +216,9 @@ Status RocksDbWriter::write(rocksdb::WriteBatch& writes, bool sync) {
     return synced;
   }
   counters_.syncs.fetch_add(1, std::memory_order_relaxed);
-  // The journal rides along with the WAL's syncs (at most every so often),
-  // never costs one of its own; before any result of this batch is posted.
+  // The lease journal is synced along with a WAL sync, at most every
+  // sync_interval (lease_journal.h), and before any result of this batch is
+  // posted.
   return journals_.syncIfDue(std::chrono::steady_clock::now());
 }
 
