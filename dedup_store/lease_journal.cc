@@ -283,7 +283,10 @@ Status LeaseJournal::syncUnsynced(bool force, std::chrono::steady_clock::time_po
   rocksdb::FSWritableFile* current;
   {
     MutexLock lock(mutex_);
-    if (!dirty_ || (!force && now - last_sync_ < options_.sync_interval)) return Status::OK();
+    // The first sync is always due (the steady clock's epoch may be recent).
+    if (!dirty_ || (!force && last_sync_ && now - *last_sync_ < options_.sync_interval)) {
+      return Status::OK();
+    }
     if (failure_.failed()) return failure_.status();
     retired.swap(retired_);
     current = writer_.get();  // replaced only into retired_, which this sync empties next time

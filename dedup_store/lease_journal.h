@@ -35,6 +35,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -129,7 +130,7 @@ class LeaseJournal {
   Generation current_ GUARDED_BY(mutex_) = 0;
   uint64_t current_bytes_ GUARDED_BY(mutex_) = 0;
   bool dirty_ GUARDED_BY(mutex_) = false;
-  std::chrono::steady_clock::time_point last_sync_ GUARDED_BY(mutex_){};
+  std::optional<std::chrono::steady_clock::time_point> last_sync_ GUARDED_BY(mutex_);
 };
 
 // The lanes of one store's journal: the first (the store thread's) and one
