@@ -22,7 +22,7 @@ class WalFiles::WalFile final : public rocksdb::FSWritableFileOwnerWrapper {
   rocksdb::IOStatus Close(const rocksdb::IOOptions& options,
                           rocksdb::IODebugContext* dbg) override {
     files_.forget(this);
-    // What was written but not yet synced by the WalSyncer must not be lost
+    // What was written but not yet synced by the store thread must not be lost
     // with the file leaving the set; after a failure nothing is synced again.
     rocksdb::IOStatus synced =
         files_.failure_->failed() ? rocksdb::IOStatus::OK() : target()->Sync(options, dbg);

@@ -1,11 +1,13 @@
 // WalFiles: a rocksdb::FileSystem layer that keeps hold of the open WAL files
-// so the WalSyncer can make them durable itself (fdatasync of each, and of
-// the directory once a new one appeared) instead of calling DB::SyncWAL().
+// so the store thread can make them durable itself (fdatasync of each, and
+// of the directory once a new one appeared) instead of calling
+// DB::SyncWAL(). Every file whose name ends in ".log" opened through it is
+// taken for a WAL file: other logs (the lease journal) use the file system
+// underneath.
 //
 // Why: after a WAL write fails (ENOSPC, EIO), RocksDB's writer for that file
-// asserts on its next use, and DB::SyncWAL() may already be on its way to it
-// when the failed write happens on the store thread: Debian's RocksDB would
-// abort. Syncing the files underneath RocksDB's writer never touches that
+// asserts on its next use, and DB::SyncWAL() goes through that writer:
+// Debian's RocksDB would abort. Syncing the files underneath RocksDB's writer never touches that
 // writer. RocksDB's own syncs (of WAL files it closes, of table files) go on
 // as before; a WAL file is also synced as it closes, so nothing written to it
 // is left unsynced when it leaves the set (unless the store failed: then
