@@ -92,14 +92,15 @@ void StoreOp::fail(const Status& status) {
 bool OpQueue::push(StoreOp op) {
   bool closed;
   bool full = false;
-  bool was_empty = false;
+  bool wake = false;
   {
     MutexLock lock(ops_mutex_);
     closed = closed_;
     full = !closed && ops_.size() >= capacity_;
     if (!closed && !full) {
-      was_empty = ops_.empty();
+      const bool was_empty = ops_.empty();
       ops_.push_back(std::move(op));
+      wake = was_empty || (awaited_ != 0 && ops_.size() == awaited_);
     }
   }
   if (closed) {
@@ -112,9 +113,10 @@ bool OpQueue::push(StoreOp op) {
                                 " operations waiting)"));
     return false;
   }
-  if (was_empty) {
-    // The store thread only waits on an empty queue. Notified after the
-    // unlock, so it does not wake only to block on the mutex still held here.
+  if (wake) {
+    // The store thread waits on an empty queue, or, lingering, for the
+    // length takeMore() asked for. Notified after the unlock, so it does not
+    // wake only to block on the mutex still held here.
     ops_ready_.notify_one();
   }
   return true;
@@ -137,9 +139,11 @@ std::vector<StoreOp> OpQueue::takeBatch(size_t max_ops) {
 void OpQueue::takeMore(std::vector<StoreOp>& batch, size_t count,
                        std::chrono::steady_clock::time_point deadline, size_t max_ops) {
   MutexLock lock(ops_mutex_);
+  awaited_ = count;
   ops_ready_.wait_until(lock.native(), deadline, [this, count]() REQUIRES(ops_mutex_) {
     return ops_.size() >= count || closed_;
   });
+  awaited_ = 0;
   while (!ops_.empty() && batch.size() < max_ops) {
     batch.push_back(std::move(ops_.front()));
     ops_.pop_front();

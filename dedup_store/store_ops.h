@@ -114,6 +114,8 @@ class OpQueue {
   std::condition_variable ops_ready_;
   std::deque<StoreOp> ops_ GUARDED_BY(ops_mutex_);
   bool closed_ GUARDED_BY(ops_mutex_) = false;
+  // While takeMore() waits: the queue length that wakes it (0: none).
+  size_t awaited_ GUARDED_BY(ops_mutex_) = 0;
 };
 
 }  // namespace dedup
